@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/paper_table")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--which", default="builtin,real", help="comma list of builtin, real")
-    parser.add_argument("--size", default="large", choices=("tiny", "default", "large"), help="method settings (genrm/demo.py SIZES)")
+    parser.add_argument("--size", default="large", choices=("tiny", "default", "medium", "large"), help="method settings (genrm/demo.py SIZES)")
     parser.add_argument("--quick", action="store_true", help="smoke run: --size tiny and a few real pairs")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a size setting")
     parser.add_argument("--data-dir", default=str(DATA_DIR))

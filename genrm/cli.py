@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
+    from genrm.judges.shard import check_launch
+
+    if warning := check_launch():
+        print(warning, file=sys.stderr)
     return importlib.import_module(args._module).run(args) or 0
 
 

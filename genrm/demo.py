@@ -44,6 +44,11 @@ SIZES = {
                 "eval_batch_size": 16, "lr": 2e-4, "freeze_layers": 24, "bt_steps": 16, "genrm_steps": 6,
                 "cot_votes": 1, "cot_tokens": 16, "star_pairs": 8, "star_samples": 2, "star_tokens": 16,
                 "star_steps": 2, "star_iterations": 1},
+    # paper_table's CPU size: 12 eval pairs per family (length baseline balanced), ~35 min per part on 2 cores
+    "medium": {"n_train": 256, "n_heldout": 48, "n_ood": 48, "ood_families": list(DEMO_OOD), "batch_size": 8,
+               "eval_batch_size": 16, "lr": 2e-4, "freeze_layers": 24, "bt_steps": 48, "genrm_steps": 24,
+               "cot_votes": 1, "cot_tokens": 24, "star_pairs": 24, "star_samples": 2, "star_tokens": 24,
+               "star_steps": 6, "star_iterations": 1},
     "large": {"n_train": 800, "n_heldout": 200, "n_ood": 210, "ood_families": list(synth_ood()), "batch_size": 8,
               "eval_batch_size": 16, "lr": 1e-4, "freeze_layers": 16, "bt_steps": 200, "genrm_steps": 200,
               "cot_votes": 4, "cot_tokens": 96, "star_pairs": 200, "star_samples": 2, "star_tokens": 96,

@@ -1,11 +1,13 @@
-"""`accelerate launch --num_processes 2` (gloo on CPU): training runs and saves once; eval sharded across
-the processes gives the same results as one process."""
+"""`accelerate launch --multi_gpu --num_processes 2` (gloo on CPU): training at 2 x batch 2 gives the
+same weights as one process at batch 4 and saves once; eval sharded across the processes gives the
+same results as one process. (`--cpu --num_processes 2` would start ONE process: check_launch.)"""
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+import torch
 
 PAIRS = [("Say hi in lowercase.", "hi there", "HI THERE"), ("What is 2+2?", "4", "5"),
          ("Name a fruit.", "An apple.", "A brick."), ("Say no.", "No.", "Yes."),
@@ -31,7 +33,7 @@ def env():
 
 def launch(n):
     accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
-    return [accelerate, "launch", "--cpu", "--num_processes", str(n), "--num_machines", "1",
+    return [accelerate, "launch", "--multi_gpu", "--num_processes", str(n), "--num_machines", "1",
             "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29533", "-m", "genrm.cli"]
 
 
@@ -40,17 +42,24 @@ def test_two_process_training_and_sharded_eval(tmp_path, tiny_model_dir, env, me
     from safetensors.torch import load_file
 
     data = write_pairs(tmp_path / "pairs.jsonl")
-    run(launch(2) + ["train", method, "--model", str(tiny_model_dir), "--data", str(data), "--out", str(tmp_path / "run"),
-                     "max_steps=2", "learning_rate=1e-2", "warmup_steps=0", "per_device_train_batch_size=2"], env)
-    trained = load_file(tmp_path / "run" / "checkpoint" / "model.safetensors")
+    weights = {}
+    for procs, batch in ((1, 4), (2, 2)):  # the same global batch of 4
+        out = tmp_path / f"run-{procs}"
+        cmd = [sys.executable, "-m", "genrm.cli"] if procs == 1 else launch(2)
+        run(cmd + ["train", method, "--model", str(tiny_model_dir), "--data", str(data), "--out", str(out), "max_steps=2",
+                   "learning_rate=1e-2", "warmup_steps=0", f"per_device_train_batch_size={batch}"], env)
+        assert not list(out.glob(".checkpoint*")), "a rank left a partial checkpoint behind"
+        weights[procs] = load_file(out / "checkpoint" / "model.safetensors")
     base = load_file(tiny_model_dir / "model.safetensors")
-    assert any(not (trained[k] == base[k]).all() for k in base if k in trained), "training changed nothing"
-    assert not list((tmp_path / "run").glob(".checkpoint*")), "a rank left a partial checkpoint behind"
+    assert any(not (weights[2][k] == base[k]).all() for k in base if k in weights[2]), "training changed nothing"
+    # one process at batch 2 would take other steps (half the data each): equal weights mean 2 real processes
+    for k in weights[1]:
+        assert torch.allclose(weights[2][k], weights[1][k], atol=1e-4), f"{k}: 2-process training differs from 1-process"
     results = {}
     for procs in (1, 2):
         out = tmp_path / f"eval-{procs}"
         cmd = ([sys.executable, "-m", "genrm.cli"] if procs == 1 else launch(2)) + [
-            "eval", "--bench", "rewardbench", "--model", str(tmp_path / "run"), "--data", str(data),
+            "eval", "--bench", "rewardbench", "--model", str(tmp_path / "run-2"), "--data", str(data),
             "--batch-size", "3", "--out", str(out)]
         run(cmd, env)
         results[procs] = json.loads((out / "results.json").read_text())
@@ -61,3 +70,18 @@ def test_two_process_training_and_sharded_eval(tmp_path, tiny_model_dir, env, me
         assert got["correct"] == want["correct"]
     assert results[2]["subsets"] == results[1]["subsets"] or all(
         results[2]["subsets"][k]["accuracy"] == results[1]["subsets"][k]["accuracy"] for k in results[1]["subsets"])
+
+
+def test_check_launch_names_a_single_process_cpu_launch(monkeypatch):
+    from genrm.judges.shard import check_launch
+
+    for key in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")  # what `accelerate launch --cpu --num_processes 2` leaves
+    assert "ONE process" in check_launch() and "--multi_gpu" in check_launch()
+    monkeypatch.setenv("WORLD_SIZE", "2")  # a real process group
+    assert check_launch() is None
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.delenv("MASTER_ADDR")  # a plain single-process run
+    assert check_launch() is None

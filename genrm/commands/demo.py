@@ -1,4 +1,4 @@
-"""genrm demo [--out DIR] [--model M] [--size tiny|default|large] [--quick] [--set KEY=VALUE ...]
+"""genrm demo [--out DIR] [--model M] [--size tiny|default|medium|large] [--quick] [--set KEY=VALUE ...]
 
 The paper's comparison in miniature: builds checkable preference data (genrm.synth), then scores
 the length baseline, the zero-shot indicator and CoT judges, and trains BT, GenRM, STaR-SFT and
@@ -14,8 +14,8 @@ from __future__ import annotations
 def add_arguments(parser) -> None:
     parser.add_argument("--model", default="smollm2-135m", help="base model (default: the embedded SmolLM2-135M-Instruct)")
     parser.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo); reruns resume")
-    parser.add_argument("--size", default="default", choices=("tiny", "default", "large"),
-                        help="data and training size: tiny (seconds, for tests), default (~15 min on 2 CPU cores), large")
+    parser.add_argument("--size", default="default", choices=("tiny", "default", "medium", "large"),
+                        help="data and training size: tiny (seconds, for tests), default (~15 min on 2 CPU cores), medium, large")
     parser.add_argument("--quick", action="store_true", help="same as --size tiny")
     parser.add_argument("--seed", type=int, default=0, help="seed of the built-in data (default 0)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -1,9 +1,13 @@
 """Judging across the processes of `accelerate launch` (any backend: gloo on CPU, NCCL on GPU).
 
-With one process these are plain calls. Under `accelerate launch --num_processes P`, each process
-judges one contiguous shard of the pairs and every process receives all judgments, in order.
-Scores do not depend on batch neighbours (judges/batching.py), so sharded results equal
-single-process ones up to float rounding.
+With one process these are plain calls. Under `accelerate launch --multi_gpu --num_processes P`
+(or `torchrun --nproc_per_node P`), each process judges one contiguous shard of the pairs and every
+process receives all judgments, in order. Scores do not depend on batch neighbours
+(judges/batching.py), so sharded results equal single-process ones up to float rounding.
+
+On a machine without CUDA, accelerate only forms a process group (gloo) when its state is created
+with cpu=True: `state()` does that. `accelerate launch --cpu --num_processes P` without MPI starts
+ONE process; `check_launch` says so instead of letting a run pass for a P-process one.
 """
 from __future__ import annotations
 
@@ -21,11 +25,29 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def state():
+    """accelerate's PartialState, on CPU (gloo) when there is no CUDA device."""
+    import torch
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def check_launch() -> str | None:
+    """A warning when `accelerate launch --cpu --num_processes P>1` started a single process
+    (accelerate sets MASTER_ADDR for P>1 but, without MPI, runs one process with no WORLD_SIZE)."""
+    env = os.environ
+    if (env.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true") and "MASTER_ADDR" in env and "WORLD_SIZE" not in env
+            and not any(k in env for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"))):
+        return ("genrm: warning: this is ONE process. `accelerate launch --cpu --num_processes N` starts a single process "
+                "unless MPI is configured; for N processes on CPU (gloo) use `accelerate launch --multi_gpu "
+                "--num_processes N` or `torchrun --nproc_per_node N -m genrm.cli ...`")
+    return None
+
+
 def wait_for_everyone() -> None:
     if world_size() > 1:
-        from accelerate import PartialState
-
-        PartialState().wait_for_everyone()
+        state().wait_for_everyone()
 
 
 def judge_all(judge, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
@@ -33,10 +55,9 @@ def judge_all(judge, pairs: Sequence[PreferencePair], batch_size: int = 8, progr
     size = world_size()
     if size <= 1:
         return judge.judge(list(pairs), batch_size=batch_size, progress=progress)
-    from accelerate import PartialState
     from accelerate.utils import gather_object
 
-    rank = PartialState().process_index
+    rank = state().process_index
     per = -(-len(pairs) // size)
     local = list(pairs[rank * per:(rank + 1) * per])
     judgments = judge.judge(local, batch_size=batch_size, progress=progress and rank == 0) if local else []

@@ -14,6 +14,7 @@ import torch
 
 from genrm.config import split_trainer_kwargs
 from genrm.judges.base import CARD
+from genrm.judges.shard import world_size
 from genrm.runs import atomic_write_json
 from genrm.stats import wilson
 
@@ -32,6 +33,8 @@ def make_args(cls, config: dict, out_dir: Path, defaults: dict | None = None, ow
     merged = {**PAPER_DEFAULTS, **(defaults or {}), **config}
     if "bf16" not in merged:  # TRL defaults to bf16, which CPU training refuses
         merged["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if world_size() > 1 and not torch.cuda.is_available():  # without it, no gloo group: P unsynchronised copies
+        merged.setdefault("use_cpu", True)
     trainer_kwargs, own = split_trainer_kwargs(cls, merged, OWN_KEYS | set(own_keys))
     trainer_kwargs.setdefault("output_dir", str(out_dir / "trainer"))
     return cls(**trainer_kwargs), own
