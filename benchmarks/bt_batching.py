@@ -3,13 +3,15 @@
 
 The BT judge (a one-label classifier built from the embedded SmolLM2-135M; its head is untrained,
 which does not change the cost) scores the same chosen/rejected conversations twice: batches of
-similar length (genrm's default) and batches in file order. Mixed-length data: real pairs from
-../shared/data (alpacaeval answers range from a line to pages). Scores must be identical
+similar length (genrm's default) and batches in the order given. Mixed-length data: a seeded
+shuffle of the partial RewardBench in ../shared/data (alpacaeval, xstest, humanevalpack: answers
+from one line to pages), the order an evaluation set arrives in once shuffled. Scores must be identical
 (max |difference| printed); the figure is the ratio of sequences/s. Target (issue 7 item 2): >= 1.5x.
 """
 from __future__ import annotations
 
 import argparse
+import random
 import resource
 import tempfile
 import time
@@ -32,6 +34,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=48)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-chars", type=int, default=3000, help="skip pairs with a longer response")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the shuffle")
     args = ap.parse_args()
     n = 16 if args.quick else args.pairs
     torch.manual_seed(0)
@@ -41,8 +44,10 @@ def main() -> None:
         model.save_pretrained(tmp)
         load_tokenizer("smollm2-135m").save_pretrained(tmp)
         judge = BTJudge.from_pretrained(tmp, dtype=torch.float32)
-    pairs = [p for p in load_pairs(DATA / "alpacaeval.jsonl")
-             if max(len(p.chosen_text), len(p.rejected_text)) <= args.max_chars][:n]
+    pool = [p for name in ("alpacaeval", "xstest", "humanevalpack") for p in load_pairs(DATA / f"{name}.jsonl")
+            if max(len(p.chosen_text), len(p.rejected_text)) <= args.max_chars]
+    random.Random(args.seed).shuffle(pool)
+    pairs = pool[:n]
     rows = judge.rows(pairs)
     lengths = [len(r) for r in rows]
     judge.scores(rows[:2], args.batch_size)  # warm-up
@@ -58,7 +63,8 @@ def main() -> None:
     padded["sorted"] = sum(max(sorted_lengths[i:i + args.batch_size]) * len(sorted_lengths[i:i + args.batch_size])
                            for i in range(0, len(lengths), args.batch_size))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"pairs={len(pairs)} sequences={len(rows)} tokens={sum(lengths)} lengths {min(lengths)}..{max(lengths)} "
+    subsets = {p.subset.split("-")[0] for p in pairs}
+    print(f"pairs={len(pairs)} from {sorted(subsets)} sequences={len(rows)} tokens={sum(lengths)} lengths {min(lengths)}..{max(lengths)} "
           f"batch={args.batch_size} threads={torch.get_num_threads()} peak RSS {rss:.0f} MB")
     for name in ("naive", "sorted"):
         print(f"{name:>7}: {len(rows) / timings[name]:.2f} sequences/s ({timings[name]:.1f} s), "

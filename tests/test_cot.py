@@ -111,6 +111,23 @@ def test_adaptive_rule_is_exact_and_minimal():
     assert gen.calls == [(1, 5, 0)]
 
 
+def test_adaptive_round_is_the_fewest_samples_split_over_orders():
+    from genrm.judges.cot import _Tally, next_round
+
+    tally, orders = _Tally(), (True, False)
+    assert next_round(tally, orders, 8, adaptive=False) == {True: 8, False: 8}
+    assert next_round(tally, orders, 8, adaptive=True) == {True: 5, False: 4}  # 9 of 16 can settle it
+    for o, n in ((True, 5), (False, 4)):
+        for _ in range(n):  # votes that agree: "[[A]]" for chosen-first, "[[B]]" for chosen-second
+            tally.add(o, "[[A]]" if o else "[[B]]")
+    assert next_round(tally, orders, 8, adaptive=True) == {}  # lead 9 > 7 still to come: 7/16 saved
+    split = _Tally()
+    for o in orders:
+        for _ in range(4):
+            split.add(o, "[[A]]")  # position bias: the orders disagree
+    assert next_round(split, orders, 8, adaptive=True) == {True: 3, False: 2}  # lead 0, 8 left: 5 could settle it
+
+
 def test_adaptive_matches_fixed_k_with_fewer_tokens(verdict_model_dir):
     from genrm.generation.hf import HFGenerator
     from genrm.judges.cot import CoTJudge
@@ -126,10 +143,11 @@ def test_adaptive_matches_fixed_k_with_fewer_tokens(verdict_model_dir):
         assert [j.verdict for j in a] == [j.verdict for j in b]
         assert adaptive.tokens_generated <= fixed.tokens_generated
         for x, y in zip(a, b):  # the adaptive samples are the first samples of fixed K, in each order
-            orders = (True, False) if both else (True,)
-            k = len(y.rationales) // len(orders)
-            for o in range(len(orders)):
-                assert y.rationales[o * k:(o + 1) * k] == x.rationales[o * 8:o * 8 + k]
+            # rounds keep the orders within one sample of each other, chosen-first ahead
+            first = -(-len(y.rationales) // 2) if both else len(y.rationales)
+            assert y.rationales[:first] == x.rationales[:first]
+            if both:
+                assert y.rationales[first:] == x.rationales[8:8 + len(y.rationales) - first]
         if not both:  # the 4:1 lean settles some pairs before 8 votes
             assert adaptive.tokens_generated < fixed.tokens_generated
 

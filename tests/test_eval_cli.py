@@ -183,3 +183,46 @@ def test_eval_ultrafeedback_local_copy(bt_dir, tmp_path):
     assert results["bench"] == "ultrafeedback" and list(results["subsets"]) == ["test_prefs"]
     assert [e["id"] for e in results["examples"]] == ["p0", "p1", "p2"]
     assert results["overall"] == results["subsets"]["test_prefs"]["accuracy"]
+
+
+class Killed(Exception):
+    pass
+
+
+class DiesAfter:
+    """A judge that passes calls to `inner` and dies (as a killed process would) on call `calls + 1`."""
+
+    def __init__(self, inner, calls):
+        self.inner, self.calls, self.judged = inner, calls, 0
+        self.kind, self.name, self.max_length = inner.kind, inner.name, inner.max_length
+
+    def judge(self, pairs, batch_size=8, progress=False):
+        if self.calls == 0:
+            raise Killed
+        self.calls -= 1
+        self.judged += len(pairs)
+        return self.inner.judge(pairs, batch_size, progress)
+
+
+def test_killed_eval_resumes_from_its_journal(bench_file, bt_dir, tmp_path):
+    from genrm.data import load_pairs
+    from genrm.eval.runner import evaluate
+    from genrm.judges.base import load_judge
+
+    pairs = list(load_pairs(bench_file))
+    judge = load_judge(str(bt_dir))
+    clean = evaluate(judge, pairs, out=tmp_path / "clean", batch_size=2, chunk=4, model="bt")
+    out = tmp_path / "killed"
+    with pytest.raises(Killed):
+        evaluate(DiesAfter(judge, calls=2), pairs, out=out, batch_size=2, chunk=4, model="bt")
+    assert not (out / "results.json").exists()
+    assert len((out / "judgments.jsonl").read_text().splitlines()) == 1 + 8  # identity + two chunks of 4
+    again = DiesAfter(judge, calls=99)
+    resumed = evaluate(again, pairs, out=out, batch_size=2, chunk=4, model="bt")
+    assert again.judged == len(pairs) - 8 and resumed["resumed_judgments"] == 8
+    for got, want in zip(resumed["examples"], clean["examples"]):
+        assert got["id"] == want["id"] and got["p_chosen"] == pytest.approx(want["p_chosen"], abs=1e-5)
+    assert resumed["overall"] == pytest.approx(clean["overall"])
+    # another judge's journal is never mixed in
+    with pytest.raises(ValueError, match="another judge"):
+        evaluate(judge, pairs, out=out, batch_size=2, model="another-model")

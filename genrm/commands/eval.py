@@ -3,7 +3,8 @@
 Benches: rewardbench (hub allenai/reward-bench, split filtered), rewardbench2 (allenai/reward-bench-2),
 ultrafeedback (HuggingFaceH4/ultrafeedback_binarized, test_prefs), file:PATH (any preference file,
 grouped by subset). --data replaces the hub default with a local file or directory of the same
-schema. Writes results.json, report.md and chart.png to --out and prints the same table.
+schema. Writes results.json, report.md and chart.png to --out and prints the same table; judgments
+are journaled in --out as they are made, so rerunning a killed eval resumes it.
 """
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2
-from genrm.judges.shard import is_main_process, judge_all
+from genrm.eval.journal import judge_journaled
+from genrm.judges.shard import is_main_process
 from genrm.types import PreferencePair
 
 BENCHES = ("rewardbench", "rewardbench2", "ultrafeedback", "file")
@@ -60,21 +61,30 @@ def data_hash(items: Sequence) -> str:
 
 
 def evaluate(judge, data: Sequence, bench: str = "rewardbench", out: str | Path | None = None, batch_size: int = 8,
-             progress: bool = False, model: str | None = None, data_source: str | None = None) -> dict:
-    """Judge every pair (or best-of-4 row), score under the official rules, write results to `out`."""
+             progress: bool = False, model: str | None = None, data_source: str | None = None,
+             chunk: int | None = None) -> dict:
+    """Judge every pair (or best-of-4 row), score under the official rules, write results to `out`.
+    With `out`, judgments are journaled as they are made (eval/journal.py): a rerun resumes."""
     from genrm import __version__
 
     if not data:
         raise ValueError("nothing to evaluate: no pairs")
+
+    def judge_pairs(pairs):
+        judgments, reused = judge_journaled(judge, pairs, out, batch_size, progress, model, chunk)
+        resumed.append(reused)
+        return judgments
+
+    resumed: list[int] = []
     if bench == "rewardbench2":
-        body = _score_best_of(judge, data, batch_size, progress)
+        body = _score_best_of(judge_pairs, data)
     else:
-        body = _score_pairs(data, judge_all(judge, data, batch_size, progress), bench)
+        body = _score_pairs(data, judge_pairs(data), bench)
     results = {
         "bench": bench, "model": model or getattr(judge, "name", None), "judge": getattr(judge, "kind", None),
         "data": data_source, "data_hash": data_hash(data), "n": len(data), "genrm_version": __version__,
         "tie_policy": dict(rb.TIE_POLICY, **(rb2.BEST_OF_POLICY if bench == "rewardbench2" else {})),
-        **body,
+        "resumed_judgments": resumed[0], **body,
     }
     if out is not None and is_main_process():
         from genrm.eval.report import write_outputs
@@ -147,9 +157,9 @@ def _score_pairs(pairs: Sequence[PreferencePair], judgments: Sequence, bench: st
 # ---------------------------------------------------------------- best-of-4 (RewardBench 2)
 
 
-def _score_best_of(judge, rows: Sequence, batch_size: int, progress: bool) -> dict:
+def _score_best_of(judge_pairs, rows: Sequence) -> dict:
     pairs = rb2.expand(rows)
-    grids = rb2.split_judgments(rows, judge_all(judge, pairs, batch_size, progress))
+    grids = rb2.split_judgments(rows, judge_pairs(pairs))
     examples, ties_items, ties_length = [], [], []
     for row, grid in zip(rows, grids):
         chosen_scores, rejected_scores = rb2.completion_scores(grid)

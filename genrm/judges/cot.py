@@ -53,19 +53,20 @@ class _Tally:
         return abs(sum(self.chosen.values()) - sum(self.rejected.values()))
 
 
-def next_round(tally: _Tally, orders: tuple[bool, ...], votes: int, adaptive: bool) -> int:
-    """Samples to draw next for each order of this pair (0 = the verdict is settled or the budget is spent)."""
-    drawn = sum(tally.drawn(o) for o in orders)
-    remaining = votes * len(orders) - drawn
-    if remaining <= 0:
-        return 0
-    if not adaptive:
-        return votes - tally.drawn(orders[0])
+def next_round(tally: _Tally, orders: tuple[bool, ...], votes: int, adaptive: bool) -> dict[bool, int]:
+    """Samples to draw next for this pair, per order ({} = the verdict is settled or the budget spent)."""
+    left = {o: votes - tally.drawn(o) for o in orders}
+    remaining = sum(left.values())
+    if not adaptive or remaining <= 0:
+        return {o: n for o, n in left.items() if n > 0}
     if tally.lead() > remaining:
-        return 0
-    # the fewest further samples x that could settle it: lead + x > remaining - x
-    x = (remaining - tally.lead()) // 2 + 1
-    return min(-(-x // len(orders)), votes - min(tally.drawn(o) for o in orders))
+        return {}
+    x = (remaining - tally.lead()) // 2 + 1  # the fewest further samples that could settle it: lead + x > remaining - x
+    plan = dict.fromkeys(orders, 0)
+    for _ in range(x):  # one at a time to the order with the most budget left: the orders stay balanced
+        o = max(orders, key=lambda o: left[o] - plan[o])
+        plan[o] += 1
+    return {o: n for o, n in plan.items() if n > 0}
 
 
 VERDICT_CUE = "\n\nFinal verdict: [["
@@ -136,14 +137,12 @@ class CoTJudge:
             active = list(range(len(pairs)))
             while active:
                 plan = {i: next_round(tallies[i], orders, self.votes, self.adaptive) for i in active}
-                bar.update(sum(1 for i in active if plan[i] == 0))
-                active = [i for i in active if plan[i] > 0]
+                bar.update(sum(1 for i in active if not plan[i]))
+                active = [i for i in active if plan[i]]
                 groups: dict[tuple[int, int], list[tuple[int, bool]]] = {}
                 for i in active:
-                    for o in orders:
-                        n = min(plan[i], self.votes - tallies[i].drawn(o))
-                        if n > 0:
-                            groups.setdefault((tallies[i].drawn(o), n), []).append((i, o))
+                    for o, n in plan[i].items():
+                        groups.setdefault((tallies[i].drawn(o), n), []).append((i, o))
                 for (first_index, n), members in sorted(groups.items()):
                     prompts = [judge_messages(pairs[i], o, "cot") for i, o in members]
                     params = SamplingParams(n=n, temperature=self.params.temperature, top_p=self.params.top_p,

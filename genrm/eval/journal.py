@@ -1,0 +1,82 @@
+"""Judgments journaled as they are made, so a killed `genrm eval` resumes where it stopped.
+
+`OUT/judgments.jsonl` opens with the judge's identity (kind, model, options), then holds one line
+per judged pair, keyed by a hash of the pair's content (not its file position). Pairs are judged in
+chunks of similar length (so length-sorted batching keeps its effect); each chunk is appended,
+fsynced, before the next starts. A rerun with the same OUT reuses every journaled judgment and
+judges only the rest; a journal of another judge is an error, never silently mixed in.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from genrm.judges.shard import is_main_process, judge_all, wait_for_everyone
+from genrm.runs import JsonlWriter, read_jsonl
+from genrm.types import Judgment, PreferencePair
+
+NAME = "judgments.jsonl"
+IDENTITY_ATTRS = ("indicators", "both_orders", "max_length")
+
+
+def identity(judge, model: str | None = None) -> dict:
+    """What makes two judges' verdicts interchangeable: kind, model and scoring options."""
+    out = {"kind": getattr(judge, "kind", None), "model": model or getattr(judge, "name", None)}
+    if callable(getattr(judge, "card", None)):
+        out["card"] = judge.card()
+    for attr in IDENTITY_ATTRS:
+        if hasattr(judge, attr):
+            out[attr] = getattr(judge, attr)
+    return json.loads(json.dumps(out, default=str))  # tuples -> lists, as they read back
+
+
+def pair_key(pair: PreferencePair) -> str:
+    record = {k: v for k, v in vars(pair).items() if k != "source"}
+    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
+
+
+def _size(pair: PreferencePair) -> int:
+    return sum(len(m["content"]) for m in pair.prompt) + len(pair.chosen_text) + len(pair.rejected_text)
+
+
+def judge_journaled(judge, pairs: Sequence[PreferencePair], out: str | Path | None, batch_size: int = 8,
+                    progress: bool = False, model: str | None = None, chunk: int | None = None) -> tuple[list[Judgment], int]:
+    """(judgments in the order of `pairs`, how many came from the journal). Without `out`, plain
+    judge_all. `chunk` pairs are judged between journal writes (default 8 x batch_size)."""
+    if out is None:
+        return judge_all(judge, pairs, batch_size, progress), 0
+    from tqdm.auto import tqdm
+
+    path, ident = Path(out) / NAME, identity(judge, model)
+    rows = read_jsonl(path)
+    if rows and rows[0].get("judge") != ident:
+        raise ValueError(f"{path} holds judgments of another judge ({rows[0].get('judge')}); "
+                         f"use another --out or delete the file to start over")
+    done = {r["key"]: Judgment(**r["judgment"]) for r in rows[1:]}
+    keys = [pair_key(p) for p in pairs]
+    reused = sum(k in done for k in keys)
+    # one index per key still to judge (a pair repeated in the data is judged once), shortest first
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in done}.values(), key=lambda i: _size(pairs[i]))
+    wait_for_everyone()  # every process has read the journal before the main process appends to it
+    writer = JsonlWriter(path) if is_main_process() else None
+    try:
+        if writer and not rows:
+            writer.write([{"judge": ident}])
+        chunk = chunk or 8 * batch_size
+        unique = len(set(keys))
+        with tqdm(total=unique, initial=unique - len(todo), desc="judging pairs", unit="pair", disable=not progress) as bar:
+            for start in range(0, len(todo), chunk):
+                idx = todo[start:start + chunk]
+                judgments = judge_all(judge, [pairs[i] for i in idx], batch_size)
+                for i, j in zip(idx, judgments):
+                    done[keys[i]] = j
+                if writer:
+                    writer.write([{"key": keys[i], "judgment": asdict(j)} for i, j in zip(idx, judgments)])
+                bar.update(len(idx))
+    finally:
+        if writer:
+            writer.close()
+    return [done[k] for k in keys], reused
