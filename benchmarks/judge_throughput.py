@@ -5,6 +5,8 @@ Same model, same pairs. The indicator judge scores BOTH orders with one last-pos
 pass each. The generative judge follows the official RewardBench generative script: one order
 per pair, greedy decoding of an explanation and a `[[A]]`/`[[B]]` verdict (parsed; unparsed
 verdicts counted), up to --max-new-tokens. Target (issue 7 item 1): >= 20x pairs/s.
+Also printed, from the same prompts: prefill tokens/s and the cost of one decode step at the batch
+size, which together explain the ratio on the machine at hand.
 """
 from __future__ import annotations
 
@@ -16,6 +18,28 @@ from pathlib import Path
 import torch
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@torch.no_grad()
+def costs(judge, generator, prompts, steps: int = 16) -> tuple[float, float]:
+    """(prefill tokens/s, ms per decode step) on one left-padded batch of `prompts`."""
+    from transformers import GenerationConfig
+
+    from genrm.judges.batching import encode, left_pad
+    from genrm.prompts import render
+
+    tok = judge.tokenizer
+    batch = left_pad(encode(tok, [render(tok, m) for m in prompts]), tok.pad_token_id, "cpu")
+    start = time.perf_counter()
+    judge.model(**batch, logits_to_keep=1)
+    prefill_s = time.perf_counter() - start
+    times = []
+    for n in (1, steps + 1):  # the difference is `steps` decode steps
+        config = GenerationConfig(max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
+        start = time.perf_counter()
+        judge.model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], generation_config=config)
+        times.append(time.perf_counter() - start)
+    return int(batch["attention_mask"].sum()) / prefill_s, 1000 * (times[1] - times[0]) / steps
 
 
 def main() -> None:
@@ -51,6 +75,7 @@ def main() -> None:
     tokens = sum(c.num_tokens for out in outputs for c in out)
     unparsed = sum(not parse_verdict(out[0].text).parsed for out in outputs)
 
+    prefill_rate, step_ms = costs(judge, generator, prompts[: args.batch_size])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ind_rate, gen_rate = len(pairs) / indicator_s, len(pairs) / generative_s
     print(f"model={args.model} pairs={len(pairs)} batch={args.batch_size} threads={torch.get_num_threads()} "
@@ -58,6 +83,7 @@ def main() -> None:
     print(f"indicator (both orders): {ind_rate:.3f} pairs/s ({indicator_s:.1f} s)")
     print(f"generative (greedy, one order, <= {args.max_new_tokens} new tokens): {gen_rate:.3f} pairs/s "
           f"({generative_s:.1f} s, {tokens} tokens generated, {unparsed} unparsed)")
+    print(f"prefill {prefill_rate:.0f} tokens/s; one decode step at batch {args.batch_size}: {step_ms:.0f} ms")
     ratio = ind_rate / gen_rate
     print(f"ratio: {ratio:.1f}")
     print(f"summary: indicator vs generative judging {ratio:.1f}x (target >= 20x) {'MET' if ratio >= 20 else 'NOT MET'}")
