@@ -164,3 +164,23 @@ def test_sigkill_and_resume(model_dir, tmp_path):
     assert sorted(judged) == sorted(p.id for p in held_out)
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["iterations"]) == 1 and metrics["iterations"][0]["samples"] == len(expected)
+
+
+def test_sample_returns_only_the_requested_rows(tmp_path):
+    from test_cot import ScriptedGenerator
+
+    from genrm.generation.base import SamplingParams
+    from genrm.star.samples import sample
+
+    pairs = make_pairs(2)
+    path = tmp_path / "samples.jsonl"
+    foreign = {"pair_id": "elsewhere", "order": "chosen_first", "index": 0, "text": "[[A]]", "verdict": "A",
+               "correct": True, "num_tokens": 1, "finished": True}
+    path.write_text(json.dumps(foreign) + "\n")
+    gen = ScriptedGenerator(["[[A]]", "[[B]]"])
+    rows = sample(gen, pairs, ["chosen_first", "chosen_second"], 2, SamplingParams(n=1, max_new_tokens=4), path)
+    assert sorted((r["pair_id"], r["order"], r["index"]) for r in rows) == sorted(
+        (p.id, o, j) for p in pairs for o in ("chosen_first", "chosen_second") for j in range(2))
+    assert len(path.read_text().splitlines()) == 1 + 8  # the foreign row stays on disk
+    again = sample(gen, pairs[:1], ["chosen_first"], 1, SamplingParams(n=1, max_new_tokens=4), path)
+    assert [(r["pair_id"], r["index"]) for r in again] == [(pairs[0].id, 0)] and len(gen.calls) == 1  # nothing redrawn

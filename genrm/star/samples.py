@@ -50,13 +50,16 @@ def read_samples(path: str | Path) -> list[dict]:
 def sample(generator, pairs: Sequence[PreferencePair], orders: Sequence[str], k: int, params: SamplingParams,
            path: str | Path, template: str = "cot", chunk: int = 8, progress: bool = False,
            force_verdict: bool = False) -> list[dict]:
-    """K samples per (pair, order) into `path`, resuming from the rows already there; returns all rows.
+    """K samples per (pair, order) into `path`, resuming from the rows already there; returns the
+    rows of these pairs, orders and indices.
 
     template "hint" tells the model which response is better (the rationalizer); rows are still
     marked against the label. force_verdict: see judges/cot.py."""
     from genrm.judges.cot import force_verdicts
 
-    done = read_samples(path)
+    wanted = {(p.id, o) for p in pairs for o in orders}
+    # rows of other pairs, orders or indices (a file shared with another run) stay on disk, unreturned
+    done = [r for r in read_samples(path) if (r["pair_id"], r["order"]) in wanted and r["index"] < k]
     have = {(r["pair_id"], r["order"], r["index"]) for r in done}
     todo = []  # (pair, order, first missing index)
     for pair in pairs:
