@@ -1,5 +1,6 @@
 """`genrm eval` end to end on tiny models: BT, trained-GenRM card, zero-shot indicator and CoT judges."""
 import json
+import os
 import shutil
 
 import pytest
@@ -211,14 +212,14 @@ def test_killed_eval_resumes_from_its_journal(bench_file, bt_dir, tmp_path):
 
     pairs = list(load_pairs(bench_file))
     judge = load_judge(str(bt_dir))
-    clean = evaluate(judge, pairs, out=tmp_path / "clean", batch_size=2, chunk=4, model="bt")
+    clean = evaluate(judge, pairs, out=tmp_path / "clean", batch_size=2, chunk=4, model=str(bt_dir))
     out = tmp_path / "killed"
     with pytest.raises(Killed):
-        evaluate(DiesAfter(judge, calls=2), pairs, out=out, batch_size=2, chunk=4, model="bt")
+        evaluate(DiesAfter(judge, calls=2), pairs, out=out, batch_size=2, chunk=4, model=str(bt_dir))
     assert not (out / "results.json").exists()
     assert len((out / "judgments.jsonl").read_text().splitlines()) == 1 + 8  # identity + two chunks of 4
     again = DiesAfter(judge, calls=99)
-    resumed = evaluate(again, pairs, out=out, batch_size=2, chunk=4, model="bt")
+    resumed = evaluate(again, pairs, out=out, batch_size=2, chunk=4, model=str(bt_dir))
     assert again.judged == len(pairs) - 8 and resumed["resumed_judgments"] == 8
     for got, want in zip(resumed["examples"], clean["examples"]):
         assert got["id"] == want["id"] and got["p_chosen"] == pytest.approx(want["p_chosen"], abs=1e-5)
@@ -226,3 +227,11 @@ def test_killed_eval_resumes_from_its_journal(bench_file, bt_dir, tmp_path):
     # another judge's journal is never mixed in
     with pytest.raises(ValueError, match="another judge"):
         evaluate(judge, pairs, out=out, batch_size=2, model="another-model")
+    weights = next(bt_dir.glob("*.safetensors"))
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # "retrained" in place
+    try:
+        with pytest.raises(ValueError, match="another judge"):
+            evaluate(judge, pairs, out=out, batch_size=2, chunk=4, model=str(bt_dir))
+    finally:
+        os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))

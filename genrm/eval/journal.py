@@ -1,6 +1,7 @@
 """Judgments journaled as they are made, so a killed `genrm eval` resumes where it stopped.
 
-`OUT/judgments.jsonl` opens with the judge's identity (kind, model, options), then holds one line
+`OUT/judgments.jsonl` opens with the judge's identity (kind, model, options, and the size and
+modification time of a local checkpoint's weight files), then holds one line
 per judged pair, keyed by a hash of the pair's content (not its file position). Pairs are judged in
 chunks of similar length (so length-sorted batching keeps its effect); each chunk is appended,
 fsynced, before the next starts. A rerun with the same OUT reuses every journaled judgment and
@@ -30,6 +31,10 @@ def identity(judge, model: str | None = None) -> dict:
     for attr in IDENTITY_ATTRS:
         if hasattr(judge, attr):
             out[attr] = getattr(judge, attr)
+    if out["model"] and Path(str(out["model"])).is_dir():  # a retrained checkpoint in the same place is another judge
+        root = Path(str(out["model"]))
+        out["weights"] = {str(f.relative_to(root)): [f.stat().st_size, f.stat().st_mtime_ns]
+                          for f in sorted(root.rglob("*")) if f.suffix in (".safetensors", ".bin") and f.is_file()}
     return json.loads(json.dumps(out, default=str))  # tuples -> lists, as they read back
 
 
