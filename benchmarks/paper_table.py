@@ -11,7 +11,9 @@ and (b) real human-labelled data, in-distribution held-out vs out-of-distributio
 
 Every figure is accuracy % [Wilson 95% CI] with the length baseline ("pick the longer answer") on
 the same pairs beside it. Writes OUT/paper_table.md (and each part's results.json, report.md,
-accuracy.png under OUT/builtin and OUT/real); both parts resume through their ledgers.
+accuracy.png and table.md under OUT/builtin and OUT/real); both parts resume through their ledgers.
+`--set` applies to every part named in --which: to give the parts different sizes, run them one
+--which at a time into the same OUT; paper_table.md always holds every part run so far.
 """
 from __future__ import annotations
 
@@ -154,11 +156,11 @@ def main(argv=None) -> int:
 
     from genrm.config import parse_overrides
     from genrm.demo import run_demo
+    from genrm.runs import atomic_write_text
 
     console = Console(width=max(Console().width, 180))  # the paper layout has 13 columns
     overrides = parse_overrides(args.overrides)
     out = Path(args.out)
-    parts = []
     for which in [w.strip() for w in args.which.split(",") if w.strip()]:
         if which == "builtin":
             results = run_demo(out / "builtin", model=args.model, size=args.size, overrides=overrides, seed=args.seed, console=console)
@@ -177,12 +179,13 @@ def main(argv=None) -> int:
             t.add_row(*r)
         console.print(t)
         n = {split: info["n"] for split, info in results["data"].items()}
-        parts.append(f"## {title}\n\nModel `{args.model}`, size `{args.size}`, pairs {n}. Accuracy %, Wilson 95% CI; "
-                     f"`len` = length baseline on the same pairs.\n\n{markdown_table(cols, rows)}\n")
+        part = (f"## {title}\n\nModel `{args.model}`, size `{args.size}`, pairs {n}. Accuracy %, Wilson 95% CI; "
+                f"`len` = length baseline on the same pairs.\n\n{markdown_table(cols, rows)}\n")
         if which == "real":
-            parts[-1] += f"\nLeft out as longer than {args.max_chars} characters: {results['real_data']['left_out_too_long']}\n"
-    from genrm.runs import atomic_write_text
-
+            part += f"\nLeft out as longer than {args.max_chars} characters: {results['real_data']['left_out_too_long']}\n"
+        atomic_write_text(out / which / "table.md", part)
+    # every part run so far (each may have its own sizes: run them one --which at a time)
+    parts = [(out / which / "table.md").read_text() for which in ("builtin", "real") if (out / which / "table.md").exists()]
     atomic_write_text(out / "paper_table.md", "# genrm: the paper's comparison\n\n" + "\n".join(parts))
     console.print(f"wrote {out / 'paper_table.md'}")
     return 0
