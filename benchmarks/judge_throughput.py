@@ -21,7 +21,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @torch.no_grad()
-def costs(judge, generator, prompts, steps: int = 16) -> tuple[float, float]:
+def costs(judge, prompts, steps: int = 16) -> tuple[float, float]:
     """(prefill tokens/s, ms per decode step) on one left-padded batch of `prompts`."""
     from transformers import GenerationConfig
 
@@ -75,7 +75,7 @@ def main() -> None:
     tokens = sum(c.num_tokens for out in outputs for c in out)
     unparsed = sum(not parse_verdict(out[0].text).parsed for out in outputs)
 
-    prefill_rate, step_ms = costs(judge, generator, prompts[: args.batch_size])
+    prefill_rate, step_ms = costs(judge, prompts[: args.batch_size])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ind_rate, gen_rate = len(pairs) / indicator_s, len(pairs) / generative_s
     print(f"model={args.model} pairs={len(pairs)} batch={args.batch_size} threads={torch.get_num_threads()} "

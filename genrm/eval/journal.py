@@ -38,9 +38,14 @@ def identity(judge, model: str | None = None) -> dict:
     return json.loads(json.dumps(out, default=str))  # tuples -> lists, as they read back
 
 
+def record_bytes(item) -> bytes:
+    """An evaluated record's content (not where it was read from), as canonical JSON."""
+    record = {k: v for k, v in vars(item).items() if k != "source"}
+    return json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
+
+
 def pair_key(pair: PreferencePair) -> str:
-    record = {k: v for k, v in vars(pair).items() if k != "source"}
-    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:24]
+    return hashlib.sha256(record_bytes(pair)).hexdigest()[:24]
 
 
 def _size(pair: PreferencePair) -> int:

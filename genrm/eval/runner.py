@@ -7,14 +7,13 @@ The results dict is what `results.json` holds; `out` also gets `report.md` and `
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
 
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2
-from genrm.eval.journal import judge_journaled
+from genrm.eval.journal import judge_journaled, record_bytes
 from genrm.judges.shard import is_main_process
 from genrm.types import PreferencePair
 
@@ -55,8 +54,7 @@ def data_hash(items: Sequence) -> str:
     """sha256 of the evaluated records (content only, independent of the file format)."""
     h = hashlib.sha256()
     for item in items:
-        record = {k: v for k, v in vars(item).items() if k != "source"}
-        h.update(json.dumps(record, sort_keys=True, ensure_ascii=False).encode())
+        h.update(record_bytes(item))
     return h.hexdigest()
 
 
@@ -70,21 +68,14 @@ def evaluate(judge, data: Sequence, bench: str = "rewardbench", out: str | Path 
     if not data:
         raise ValueError("nothing to evaluate: no pairs")
 
-    def judge_pairs(pairs):
-        judgments, reused = judge_journaled(judge, pairs, out, batch_size, progress, model, chunk)
-        resumed.append(reused)
-        return judgments
-
-    resumed: list[int] = []
-    if bench == "rewardbench2":
-        body = _score_best_of(judge_pairs, data)
-    else:
-        body = _score_pairs(data, judge_pairs(data), bench)
+    pairs = rb2.expand(data) if bench == "rewardbench2" else data
+    judgments, resumed = judge_journaled(judge, pairs, out, batch_size, progress, model, chunk)
+    body = _score_best_of(data, judgments) if bench == "rewardbench2" else _score_pairs(data, judgments, bench)
     results = {
         "bench": bench, "model": model or getattr(judge, "name", None), "judge": getattr(judge, "kind", None),
         "data": data_source, "data_hash": data_hash(data), "n": len(data), "genrm_version": __version__,
         "tie_policy": dict(rb.TIE_POLICY, **(rb2.BEST_OF_POLICY if bench == "rewardbench2" else {})),
-        "resumed_judgments": resumed[0], **body,
+        "resumed_judgments": resumed, **body,
     }
     if out is not None and is_main_process():
         from genrm.eval.report import write_outputs
@@ -157,9 +148,8 @@ def _score_pairs(pairs: Sequence[PreferencePair], judgments: Sequence, bench: st
 # ---------------------------------------------------------------- best-of-4 (RewardBench 2)
 
 
-def _score_best_of(judge_pairs, rows: Sequence) -> dict:
-    pairs = rb2.expand(rows)
-    grids = rb2.split_judgments(rows, judge_pairs(pairs))
+def _score_best_of(rows: Sequence, judgments: Sequence) -> dict:
+    grids = rb2.split_judgments(rows, judgments)
     examples, ties_items, ties_length = [], [], []
     for row, grid in zip(rows, grids):
         chosen_scores, rejected_scores = rb2.completion_scores(grid)
@@ -198,6 +188,6 @@ def _score_best_of(judge_pairs, rows: Sequence) -> dict:
     return {"examples": examples, "subsets": subsets, "sections": domains, "overall": mean(domains),
             "overall_legacy": None, "length_baseline": {"sections": length_domains, "overall": mean(length_domains)},
             "counts": {"ties": sum(e["ties"] for e in examples), "unparsed": sum(e["unparsed"] for e in examples),
-                       "comparisons": len(pairs)},
+                       "comparisons": len(judgments)},
             "position": _subset_table([dict(e, tie=False, parsed=True) for e in examples], group=lambda ex: "all")["all"],
             "other_subsets": {k: v for k, v in subsets.items() if k not in rb2.DOMAINS}}
