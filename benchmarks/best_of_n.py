@@ -115,7 +115,8 @@ def main() -> int:
             print(f"training judge {name.upper()} on {len(train)} pairs ...", flush=True)
             ckpt = train_bt(args.policy, train, run / step, {**TRAIN, "seed": seed, "max_length": settings["max_length"]},
                             eval_pairs=held)
-            run.mark_done(step, {"checkpoint": str(ckpt), **json.loads((run / step / "eval.json").read_text())})
+            pooled = json.loads((run / step / "eval" / "results.json").read_text())["pooled"]
+            run.mark_done(step, {"checkpoint": str(ckpt), **pooled})
         judges[name] = run.result(step)
         print(f"judge {name.upper()}: held-out accuracy {judges[name]['accuracy']:.3f} (n={judges[name]['n']})", flush=True)
 
@@ -146,7 +147,7 @@ def main() -> int:
         scores[name] = run.result(step)
 
     table = best_of_n_rows(scores["a"], scores["b"])
-    length = sum(len(p.chosen_text) > len(p.rejected_text) for p in held) / len(held)
+    length = judges["a"]["length_baseline"]  # "pick the longer answer" on the same held-out pairs
     results = {"settings": settings, "policy": args.policy, "judges": judges, "length_baseline": length, "rows": table,
                "sampling": run.result("samples"), "seconds": time.time() - t0}
     atomic_write_json(run / "results.json", results)

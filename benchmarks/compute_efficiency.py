@@ -43,8 +43,8 @@ def model_flops(config, lengths: list[int]) -> float:
 
 
 def main() -> None:
+    from genrm.batching import encode
     from genrm.data import load_pairs
-    from genrm.judges.batching import encode
     from genrm.judges.indicator import IndicatorJudge
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -25,8 +25,8 @@ def costs(judge, prompts, steps: int = 16) -> tuple[float, float]:
     """(prefill tokens/s, ms per decode step) on one left-padded batch of `prompts`."""
     from transformers import GenerationConfig
 
-    from genrm.judges.batching import encode, left_pad
-    from genrm.prompts import render
+    from genrm.batching import encode, left_pad
+    from genrm.models import render
 
     tok = judge.tokenizer
     batch = left_pad(encode(tok, [render(tok, m) for m in prompts]), tok.pad_token_id, "cpu")

@@ -29,8 +29,8 @@ VARIANTS = {
 
 def examples(n: int, max_tokens: int):
     from genrm.data import load_pairs
-    from genrm.models import load_tokenizer
-    from genrm.prompts import judge_messages, render
+    from genrm.models import load_tokenizer, render
+    from genrm.prompts import judge_messages
     from genrm.train.sft import SFTExample
 
     tok = load_tokenizer("smollm2-135m")

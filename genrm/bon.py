@@ -6,7 +6,9 @@ Ranking methods (`rank`), any judge:
                the pairwise judges); scores = matches won; ties (p = 0.5) go to the earlier index
   round_robin  every pair compared once, N(N-1)/2 comparisons, then a Bradley-Terry fit to the
                soft wins (p_chosen); scores = fitted log-strengths (mean 0), wins = sum of p
-`auto` picks `score` for BT judges and `knockout` (`round_robin` where full scores are needed).
+`auto` picks `score` for pointwise judges (BT, length) and `knockout` for pairwise ones
+(`round_robin` where full scores are needed). A CoT judge ranking by round robin draws every vote
+(its p_chosen is used, not only its verdict: eval.runner.exact_probabilities).
 
 Rejection sampling (RSO, Liu et al. 2023): accept candidate y with probability
 exp((r(y) - M) / beta), M = the largest reward among the candidates, so accepted samples follow
@@ -19,12 +21,28 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from genrm.config import EvalConfig, SamplingConfig
+from genrm.judges.base import PointwiseJudge
 from genrm.types import Message, PreferencePair
 
 METHODS = ("auto", "score", "knockout", "round_robin")
+
+
+@dataclass
+class BonConfig:
+    """Options of `genrm bon` / `genrm rs` (key=value on the command line; sections dotted)."""
+
+    ranking: str = "auto"  # auto | score | knockout | round_robin
+    seed: int = 0
+    limit: int | None = None  # the first L prompts
+    chunk_size: int = 8  # prompts per durably written chunk
+    judge_kind: str | None = None
+    beta: float = 1.0  # rejection sampling: accept with probability exp((r - max r) / beta)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 # ---------------------------------------------------------------- prompts
@@ -42,7 +60,7 @@ def load_prompts(path: str | Path, limit: int | None = None) -> list[PromptRow]:
     DataError naming the file, line and field."""
     import json
 
-    from genrm.data import DataError, _messages
+    from genrm.data import DataError, messages_of
 
     path = Path(path)
     if not path.is_file():
@@ -66,7 +84,7 @@ def load_prompts(path: str | Path, limit: int | None = None) -> list[PromptRow]:
                 fail(None, f"expected an object with a 'prompt' field, got {type(row).__name__}", "wrong_type")
             if "prompt" not in row:
                 fail("prompt", "missing field", "missing_field")
-            messages = _messages(row["prompt"], "prompt", "user", fail)
+            messages = messages_of(row["prompt"], "prompt", "user", fail)
             if messages[-1]["role"] == "assistant":
                 fail("prompt", "the conversation ends with an assistant turn; the last turn must be the user's", "unknown_role")
             rows.append(PromptRow(id=str(row.get("id", f"{path.stem}-{line_no}")), messages=messages))
@@ -105,14 +123,11 @@ def _pair(prompt: list[Message], first: str, second: str, tag: str) -> Preferenc
 
 def pointwise_scores(judge, prompts: Sequence[list[Message]], responses: Sequence[str], batch_size: int = 8,
                      progress: bool = False) -> list[float]:
-    """The reward of each (prompt, response) from a Bradley-Terry judge, one forward pass each."""
-    if getattr(judge, "kind", None) != "bt":
-        raise ValueError(f"pointwise scores need a Bradley-Terry judge (kind 'bt'), not {getattr(judge, 'kind', judge)!r}; "
-                         "rank pairwise judges with ranking=knockout or round_robin")
-    pairs = [_pair(p, r, r, f"score-{i}") for i, (p, r) in enumerate(zip(prompts, responses))]
-    if not pairs:
-        return []
-    return judge.scores(judge.rows(pairs)[: len(pairs)], batch_size, progress)
+    """The reward of each (prompt, response) from a pointwise judge (BT, length), each scored alone."""
+    if not isinstance(judge, PointwiseJudge):  # a user's choice of judge, reported like other option errors
+        why = f"pointwise scores need a pointwise judge (BT or length), not {getattr(judge, 'kind', judge)!r}"
+        raise ValueError(f"{why}; rank pairwise judges with ranking=knockout or round_robin")  # noqa: TRY004
+    return judge.score(prompts, responses, batch_size, progress) if responses else []
 
 
 def p_first_better(judge, prompts: Sequence[list[Message]], matches: Sequence[tuple[str, str]],
@@ -126,11 +141,12 @@ def p_first_better(judge, prompts: Sequence[list[Message]], matches: Sequence[tu
 def resolve_method(judge, method: str, need_scores: bool = False) -> str:
     if method not in METHODS:
         raise ValueError(f"unknown ranking {method!r} (expected one of {', '.join(METHODS)})")
+    pointwise = isinstance(judge, PointwiseJudge)
     if method != "auto":
-        if method == "score" and getattr(judge, "kind", None) != "bt":
-            raise ValueError(f"ranking=score needs a Bradley-Terry judge; this judge is kind {judge.kind!r}")
+        if method == "score" and not pointwise:
+            raise ValueError(f"ranking=score needs a pointwise judge (BT or length); this judge is kind {judge.kind!r}")
         return method
-    if getattr(judge, "kind", None) == "bt":
+    if pointwise:
         return "score"
     return "round_robin" if need_scores else "knockout"
 
@@ -176,6 +192,9 @@ def _knockout(judge, prompts, candidates, batch_size, progress) -> list[Ranking]
 
 
 def _round_robin(judge, prompts, candidates, batch_size, progress, prior) -> list[Ranking]:
+    from genrm.eval.runner import exact_probabilities
+
+    judge = exact_probabilities(judge)  # the fit reads p_chosen itself
     where, match_prompts, matches = [], [], []
     for k, cands in enumerate(candidates):
         for i in range(len(cands)):
@@ -313,3 +332,33 @@ def format_mean_ci(stat: dict) -> str:
         return "-"
     ci = stat["ci95"]
     return f"{stat['mean']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def stream(policy: str, judge_path: str, prompts: str | Path, n: int, out: str | Path, config: BonConfig,
+           need_scores: bool = False, resume: bool = False, finish=None, progress: bool = True) -> list[dict]:
+    """Best-of-N over a prompts file, chunk by chunk into the journal `out` (one JSON line per
+    prompt; `finish(record)` adds fields, e.g. rejection sampling's decisions). With `resume` the
+    prompts already in `out` are kept and skipped, else `out` starts empty. Returns every prompt's row."""
+    from genrm import load_judge
+    from genrm.generation.base import SamplingParams, load_generator
+    from genrm.runs import Journal
+
+    out = Path(out)
+    rows = load_prompts(prompts, limit=config.limit)
+    if not resume:
+        out.unlink(missing_ok=True)
+    with Journal(out, key=lambda r: r["id"]) as journal:
+        todo = [r for r in rows if r.id not in journal]
+        print(f"genrm: {len(rows)} prompts, {len(rows) - len(todo)} already done, n={n}", flush=True)
+        if todo:
+            s = config.sampling
+            judge = load_judge(judge_path, kind=config.judge_kind, dtype=s.dtype)
+            generator = load_generator(policy, s.backend, dtype=s.dtype, batch_size=s.batch_size)
+            params = SamplingParams(n=n, temperature=s.temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
+                                    seed=config.seed)
+            for start in range(0, len(todo), config.chunk_size):
+                records = sample_and_rank(generator, judge, todo[start:start + config.chunk_size], params, config.ranking,
+                                          config.eval.batch_size, need_scores, progress)
+                journal.append(finish(r) if finish else r for r in records)
+                print(f"genrm: {len(journal)}/{len(rows)} prompts done", flush=True)
+        return [journal[r.id] for r in rows]

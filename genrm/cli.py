@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
-    from genrm.judges.shard import check_launch
+    from genrm.shard import check_launch
 
     if warning := check_launch():
         print(warning, file=sys.stderr)

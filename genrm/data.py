@@ -60,9 +60,9 @@ def load_pairs(source: str | Path, split: str | None = None, *, skip_invalid: bo
             rows = _saved_dataset_rows(path, split)
             _collect(out, rows, str(path), path.name, skip_invalid)
         else:
-            for file in _data_files(path, split):
+            for file in data_files(path, split):
                 try:
-                    _collect(out, _file_rows(file), str(file), file.stem, skip_invalid)
+                    _collect(out, file_rows(file), str(file), file.stem, skip_invalid)
                 except DataError as err:
                     if not (skip_invalid and err.kind == "no_pairs"):
                         raise
@@ -70,9 +70,9 @@ def load_pairs(source: str | Path, split: str | None = None, *, skip_invalid: bo
     elif path.is_file():
         if path.suffix not in SUPPORTED:
             raise DataError(str(path), None, None, f"unsupported file type; use one of {', '.join(SUPPORTED)}", "wrong_type")
-        _collect(out, _file_rows(path), str(path), path.stem, skip_invalid)
+        _collect(out, file_rows(path), str(path), path.stem, skip_invalid)
     elif re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)) and not str(source).startswith("."):
-        _collect(out, _hub_rows(str(source), split), str(source), str(source).split("/")[-1], skip_invalid)
+        _collect(out, hub_rows(str(source), split), str(source), str(source).split("/")[-1], skip_invalid)
     else:
         raise DataError(str(source), None, None, "no such file or directory (and not a hub dataset id 'owner/name')", "missing_file")
     if not out:
@@ -99,7 +99,7 @@ def _collect(out: PairList, rows: Iterator[tuple[int, Any]], where: str, default
 # ---------------------------------------------------------------- reading rows
 
 
-def _data_files(directory: Path, split: str | None) -> list[Path]:
+def data_files(directory: Path, split: str | None) -> list[Path]:
     files = sorted(p for p in directory.rglob("*") if p.suffix in SUPPORTED and p.is_file()
                    and not any(part.startswith(".") for part in p.relative_to(directory).parts))
     if not files:
@@ -115,7 +115,7 @@ def _data_files(directory: Path, split: str | None) -> list[Path]:
     return files
 
 
-def _file_rows(path: Path) -> Iterator[tuple[int, Any]]:
+def file_rows(path: Path) -> Iterator[tuple[int, Any]]:
     if path.suffix == ".jsonl":
         yield from _jsonl_rows(path)
     elif path.suffix == ".json":
@@ -170,7 +170,7 @@ def _decode(raw: bytes, where: str) -> str:
         raise DataError(where, line, None, f"invalid UTF-8 at byte {e.start} (line {line})", "invalid_utf8") from None
 
 
-def _hub_rows(name: str, split: str | None) -> Iterator[tuple[int, Any]]:
+def hub_rows(name: str, split: str | None) -> Iterator[tuple[int, Any]]:
     import datasets
 
     split = split or HUB_DEFAULT_SPLITS.get(name)
@@ -213,8 +213,8 @@ def row_to_pair(row: Any, where: str, row_no: int, default_subset: str) -> Prefe
     for key in ("chosen", "rejected"):
         if key not in row:
             fail(key, "missing field", "missing_field")
-    chosen = _messages(row["chosen"], "chosen", "assistant", fail)
-    rejected = _messages(row["rejected"], "rejected", "assistant", fail)
+    chosen = messages_of(row["chosen"], "chosen", "assistant", fail)
+    rejected = messages_of(row["rejected"], "rejected", "assistant", fail)
     if chosen[0]["role"] != "assistant" and rejected[0]["role"] != "assistant":
         # full conversations (UltraFeedback binarized, TRL implicit prompt): split the shared prefix
         k = 0
@@ -226,7 +226,7 @@ def row_to_pair(row: Any, where: str, row_no: int, default_subset: str) -> Prefe
     else:
         if "prompt" not in row:
             fail("prompt", "missing field", "missing_field")
-        prompt = _messages(row["prompt"], "prompt", "user", fail)
+        prompt = messages_of(row["prompt"], "prompt", "user", fail)
         for key, msgs in (("chosen", chosen), ("rejected", rejected)):
             if msgs[: len(prompt)] == prompt and len(msgs) > len(prompt):
                 msgs[: len(prompt)] = []
@@ -249,7 +249,7 @@ def row_to_pair(row: Any, where: str, row_no: int, default_subset: str) -> Prefe
     )
 
 
-def _messages(value: Any, field: str, default_role: str, fail) -> list[Message]:
+def messages_of(value: Any, field: str, default_role: str, fail) -> list[Message]:
     if value is None:
         fail(field, "null value", "null_field")
     plain = isinstance(value, str)

@@ -1,8 +1,9 @@
 """Judge templates (MT-Bench pairwise style, no tie option) and verdict parsing.
 
-Three templates: `indicator` (answer with one token, "A" or "B"), `cot` (short explanation, then
-a final `[[A]]`/`[[B]]` tag) and `hint` (the cot template told which answer is better, for the
-STaR rationalizer). Positions are `first`/`second`; the display letters are A/B.
+Templates: `indicator` (answer with one token, "A" or "B") and `cot` (short explanation, then a
+final `[[A]]`/`[[B]]` tag). Any CoT template can carry a hint (the judge is told which answer is
+better, for the STaR rationalizer). A judge's template is a judge-card property: training,
+sampling and scoring render the same prompt. Positions are `first`/`second`; the letters are A/B.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ SYSTEM = {
     'explanation. After providing your explanation, output your final verdict by strictly following '
     'this format: "[[A]]" if assistant A is better, "[[B]]" if assistant B is better.',
 }
-SYSTEM["hint"] = SYSTEM["cot"]
+COT_TEMPLATES = ("cot",)
 HINT = ("\n\n(For reference: an expert judged Assistant {letter}'s answer to be better. Explain why it "
         "is better, then give your final verdict.)")
 LETTERS = {"first": "A", "second": "B"}
@@ -62,7 +63,7 @@ def judge_messages(pair: PreferencePair, chosen_first: bool, template: str = "in
                    hint: str | None = None) -> list[Message]:
     """System + user messages asking the judge to compare the pair's responses in one order.
 
-    `hint` ("first" or "second") names the better position for the `hint` template."""
+    `hint` ("first" or "second", CoT templates only) tells the judge which position is better."""
     if template not in SYSTEM:
         raise ValueError(f"unknown judge template {template!r} (expected one of {sorted(SYSTEM)})")
     first, second = (pair.chosen_text, pair.rejected_text) if chosen_first else (pair.rejected_text, pair.chosen_text)
@@ -71,20 +72,26 @@ def judge_messages(pair: PreferencePair, chosen_first: bool, template: str = "in
         f"[The Start of Assistant A's Answer]\n{first}\n[The End of Assistant A's Answer]\n\n"
         f"[The Start of Assistant B's Answer]\n{second}\n[The End of Assistant B's Answer]"
     )
-    if template == "hint":
-        if hint not in LETTERS:
-            raise ValueError("the hint template needs hint='first' or 'second'")
+    if hint is not None:
+        if hint not in LETTERS or template not in COT_TEMPLATES:
+            raise ValueError(f"a hint is 'first' or 'second' on a CoT template, not {hint!r} on {template!r}")
         user += HINT.format(letter=LETTERS[hint])
     return [{"role": "system", "content": SYSTEM[template]}, {"role": "user", "content": user}]
 
 
+def shown_orders(pair: PreferencePair, both_orders: bool = True, seed: int = 0) -> tuple[bool, ...]:
+    """The display orders a pairwise judge shows `pair` in (True = chosen first): both, or one
+    seeded random order from the pair's content hash, the same at any batch size, on resume and
+    in every process, so a judge that always answers "A" scores 50%, not 100%."""
+    if both_orders:
+        return (True, False)
+    import hashlib
+
+    return (hashlib.sha256(f"{seed}\0{pair.key}".encode()).digest()[0] % 2 == 0,)
+
+
 def chosen_position(chosen_first: bool) -> str:
     return "first" if chosen_first else "second"
-
-
-def render(tokenizer, messages: list[Message]) -> str:
-    """The chat-templated prompt text, ending where the assistant's answer begins."""
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def indicator_ids(tokenizer, indicators: tuple[str, str] = ("A", "B")) -> tuple[int, int]:

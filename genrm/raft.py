@@ -17,54 +17,49 @@ round-robin strengths are centred per prompt, so only the top-k vs all gap means
 """
 from __future__ import annotations
 
-import difflib
+import json
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genrm.bon import PromptRow, load_prompts, mean_ci, sample_and_rank
-from genrm.config import ConfigError, merge
-from genrm.runs import JsonlWriter, RunDir, atomic_write_json, read_jsonl
-
-DEFAULTS: dict = {
-    "policy": "smollm2-135m",
-    "judge": None,            # anything genrm.load_judge accepts
-    "judge_kind": None,
-    "prompts": None,          # JSON lines with a `prompt` field
-    "limit": None,            # use the first L prompts
-    "prompts_per_iteration": None,  # None: every prompt every iteration; M: the next M prompts (cycling)
-    "iterations": 2,
-    "n": 4,                   # samples per prompt
-    "top_k": 1,               # kept per prompt for SFT
-    "ranking": "auto",        # auto | score | round_robin
-    "seed": 0,                # iteration i samples with seed + i
-    "eval_final": True,       # sample and score the last policy too (metrics["final"])
-    "chunk_size": 8,          # prompts per durable chunk of samples
-    "judge_batch_size": 8,
-    "sampling": {"backend": "hf", "temperature": 1.0, "top_p": 0.95, "max_new_tokens": 128, "batch_size": 8,
-                 "dtype": "auto"},
-    "train": {"learning_rate": 1e-5, "num_train_epochs": 1},  # SFTConfig keys + lora, freeze_layers, max_length
-}
+from genrm.config import ConfigError, EvalConfig, SamplingConfig, load_typed, to_dict
+from genrm.runs import Journal, RunDir, atomic_write_json, atomic_write_text, read_jsonl
 
 
-def check_config(config: dict) -> dict:
-    """Full config (defaults filled in); unknown keys and missing required values raise ConfigError."""
-    config = merge(DEFAULTS, config)
-    for section, allowed in (("", DEFAULTS), ("sampling.", DEFAULTS["sampling"])):
-        node = config if not section else config["sampling"]
-        for key in node:
-            if key not in allowed:
-                near = difflib.get_close_matches(key, sorted(allowed), n=3)
-                raise ConfigError(f"unknown raft key '{section}{key}'" + (f" (did you mean {', '.join(near)}?)" if near else ""))
+@dataclass
+class RaftConfig:
+    policy: str = "smollm2-135m"
+    judge: str | None = None  # anything genrm.load_judge accepts
+    judge_kind: str | None = None
+    prompts: str | None = None  # JSON lines with a `prompt` field
+    limit: int | None = None  # use the first L prompts
+    prompts_per_iteration: int | None = None  # None: every prompt every iteration; M: the next M prompts (cycling)
+    iterations: int = 2
+    n: int = 4  # samples per prompt
+    top_k: int = 1  # kept per prompt for SFT
+    ranking: str = "auto"  # auto | score | round_robin
+    seed: int = 0  # iteration i samples with seed + i
+    eval_final: bool = True  # sample and score the last policy too (metrics["final"])
+    chunk_size: int = 8  # prompts per durable chunk of samples
+    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=128))
+    eval: EvalConfig = field(default_factory=EvalConfig)  # eval.batch_size: the judge's batch size
+    train: dict = field(default_factory=lambda: {"learning_rate": 1e-5, "num_train_epochs": 1})  # SFTConfig keys + genrm's
+
+
+def check_config(config: dict) -> RaftConfig:
+    """The RaftConfig of a mapping; unknown keys and missing required values raise ConfigError."""
+    cfg = load_typed(RaftConfig, config)
     for key in ("judge", "prompts", "policy"):
-        if not config[key]:
+        if not getattr(cfg, key):
             raise ConfigError(f"raft needs '{key}'")
-    if config["ranking"] == "knockout":
+    if cfg.ranking == "knockout":
         raise ConfigError("raft keeps the top-k by score: use ranking=auto, score (BT) or round_robin")
-    if not 1 <= config["top_k"] <= config["n"]:
-        raise ConfigError(f"top_k must be between 1 and n={config['n']}, got {config['top_k']}")
-    if config["iterations"] < 1:
+    if not 1 <= cfg.top_k <= cfg.n:
+        raise ConfigError(f"top_k must be between 1 and n={cfg.n}, got {cfg.top_k}")
+    if cfg.iterations < 1:
         raise ConfigError("iterations must be at least 1")
-    return config
+    return cfg
 
 
 def iteration_prompts(rows: list[PromptRow], per_iteration: int | None, i: int) -> list[PromptRow]:
@@ -106,15 +101,16 @@ def sample_metrics(records: list[dict], top_k: int) -> dict:
 class Raft:
     def __init__(self, run: str | Path, config: dict):
         self.run = RunDir(run)
-        self.config = check_config(config)
+        self.cfg = check_config(config)
+        resolved = to_dict(self.cfg)
         if (self.run / "config.yaml").exists():
             saved = self.run.load_config()
-            diff = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
+            diff = sorted(k for k in set(saved) | set(resolved) if saved.get(k) != resolved.get(k))
             if diff:
                 raise ConfigError(f"{self.run.path} holds a run with a different config (keys: {', '.join(diff)}); "
                                   "rerun with the same settings to resume, or use a new run directory")
         else:
-            self.run.save_config(self.config)
+            self.run.save_config(resolved)
         self._judge = None
 
     @property
@@ -122,11 +118,11 @@ class Raft:
         if self._judge is None:
             from genrm import load_judge
 
-            self._judge = load_judge(self.config["judge"], kind=self.config["judge_kind"], dtype=self.config["sampling"]["dtype"])
+            self._judge = load_judge(self.cfg.judge, kind=self.cfg.judge_kind, dtype=self.cfg.sampling.dtype)
         return self._judge
 
     def policy(self, i: int) -> str:
-        return self.config["policy"] if i == 0 else str(self.run / f"iter-{i - 1}" / "train" / "checkpoint")
+        return self.cfg.policy if i == 0 else str(self.run / f"iter-{i - 1}" / "train" / "checkpoint")
 
     def run_all(self) -> dict:
         from trl import SFTConfig
@@ -134,19 +130,19 @@ class Raft:
         from genrm.config import split_trainer_kwargs
         from genrm.train.common import OWN_KEYS
 
-        c = self.config
-        split_trainer_kwargs(SFTConfig, c["train"], OWN_KEYS)  # a typo in train.* fails now, not after sampling
-        rows = load_prompts(c["prompts"], limit=c["limit"])
-        for i in range(c["iterations"]):
+        c = self.cfg
+        split_trainer_kwargs(SFTConfig, c.train, OWN_KEYS)  # a typo in train.* fails now, not after sampling
+        rows = load_prompts(c.prompts, limit=c.limit)
+        for i in range(c.iterations):
             name = f"iter-{i}"
-            prompts = iteration_prompts(rows, c["prompts_per_iteration"], i)
-            records = self.samples(name, self.policy(i), prompts, c["seed"] + i)
+            prompts = iteration_prompts(rows, c.prompts_per_iteration, i)
+            records = self.samples(name, self.policy(i), prompts, c.seed + i)
             dataset = self.dataset(name, records)
             self.train(name, self.policy(i), dataset)
             self.write_metrics()
-        if c["eval_final"]:
-            prompts = iteration_prompts(rows, c["prompts_per_iteration"], c["iterations"])
-            self.samples("final", self.policy(c["iterations"]), prompts, c["seed"] + c["iterations"])
+        if c.eval_final:
+            prompts = iteration_prompts(rows, c.prompts_per_iteration, c.iterations)
+            self.samples("final", self.policy(c.iterations), prompts, c.seed + c.iterations)
         return self.write_metrics()
 
     def samples(self, name: str, policy: str, prompts: list[PromptRow], seed: int) -> list[dict]:
@@ -155,22 +151,20 @@ class Raft:
             return read_jsonl(path)
         from genrm.generation.base import SamplingParams, load_generator
 
-        s = self.config["sampling"]
-        have = {r["id"] for r in read_jsonl(path)}
-        todo = [p for p in prompts if p.id not in have]
-        print(f"genrm raft {name}: sampling {len(todo)} of {len(prompts)} prompts x {self.config['n']} from {policy}", flush=True)
-        if todo:
-            generator = load_generator(policy, s["backend"], dtype=s["dtype"], batch_size=s["batch_size"])
-            params = SamplingParams(n=self.config["n"], temperature=s["temperature"], top_p=s["top_p"],
-                                    max_new_tokens=s["max_new_tokens"], seed=seed)
-            with JsonlWriter(path) as writer:
-                for start in range(0, len(todo), self.config["chunk_size"]):
-                    chunk = todo[start:start + self.config["chunk_size"]]
-                    writer.write(sample_and_rank(generator, self.judge, chunk, params, self.config["ranking"],
-                                                 self.config["judge_batch_size"], need_scores=True, progress=True))
-                    print(f"genrm raft {name}: {len(have) + start + len(chunk)}/{len(prompts)} prompts ranked", flush=True)
-            del generator
-        records = read_jsonl(path)
+        c, s = self.cfg, self.cfg.sampling
+        with Journal(path, key=lambda r: r["id"]) as journal:
+            todo = [p for p in prompts if p.id not in journal]
+            print(f"genrm raft {name}: sampling {len(todo)} of {len(prompts)} prompts x {c.n} from {policy}", flush=True)
+            if todo:
+                generator = load_generator(policy, s.backend, dtype=s.dtype, batch_size=s.batch_size)
+                params = SamplingParams(n=c.n, temperature=s.temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
+                                        seed=seed)
+                for start in range(0, len(todo), c.chunk_size):
+                    journal.append(sample_and_rank(generator, self.judge, todo[start:start + c.chunk_size], params,
+                                                   c.ranking, c.eval.batch_size, need_scores=True, progress=True))
+                    print(f"genrm raft {name}: {len(journal)}/{len(prompts)} prompts ranked", flush=True)
+                del generator
+            records = [journal[p.id] for p in prompts]
         self.run.mark_done(f"{name}/samples", {"prompts": len(records)})
         return records
 
@@ -178,14 +172,10 @@ class Raft:
         path = self.run / name / "dataset.jsonl"
         if self.run.is_done(f"{name}/dataset"):
             return read_jsonl(path)
-        kept = top_k_examples(records, self.config["top_k"])
+        kept = top_k_examples(records, self.cfg.top_k)
         if not kept:
             raise ValueError(f"{name}: every sampled answer is empty; nothing to fine-tune on")
-        tmp = path.with_name(".dataset.jsonl.tmp")
-        tmp.unlink(missing_ok=True)
-        with JsonlWriter(tmp) as writer:
-            writer.write(kept)
-        tmp.replace(path)
+        atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept))
         self.run.mark_done(f"{name}/dataset", {"examples": len(kept)})
         return kept
 
@@ -197,9 +187,9 @@ class Raft:
 
         out = self.run / name / "train"
         examples = [SFTExample(prompt=ex["prompt"], completion=ex["completion"], eos=ex["finished"]) for ex in dataset]
-        random.Random(self.config["seed"]).shuffle(examples)
-        print(f"genrm raft {name}: fine-tuning {policy} on {len(examples)} top-{self.config['top_k']} answers", flush=True)
-        train = {"seed": self.config["seed"], **self.config["train"]}
+        random.Random(self.cfg.seed).shuffle(examples)
+        print(f"genrm raft {name}: fine-tuning {policy} on {len(examples)} top-{self.cfg.top_k} answers", flush=True)
+        train = {"seed": self.cfg.seed, **self.cfg.train}
         checkpoint = train_sft(policy, examples, out, train, card={"method": "raft", "iteration": name})
         loss = losses(out)
         self.run.mark_done(f"{name}/train", {"checkpoint": str(checkpoint), "examples": len(examples),
@@ -208,18 +198,18 @@ class Raft:
 
     def write_metrics(self) -> dict:
         iterations = []
-        for i in range(self.config["iterations"]):
+        for i in range(self.cfg.iterations):
             name = f"iter-{i}"
             if not self.run.is_done(f"{name}/samples"):
                 break
             row = {"iteration": i, "policy": self.policy(i),
-                   **sample_metrics(read_jsonl(self.run / name / "samples.jsonl"), self.config["top_k"])}
+                   **sample_metrics(read_jsonl(self.run / name / "samples.jsonl"), self.cfg.top_k)}
             if self.run.is_done(f"{name}/train"):
                 row["train"] = self.run.result(f"{name}/train")
             iterations.append(row)
         metrics = {"iterations": iterations}
         if self.run.is_done("final/samples"):
-            metrics["final"] = {"policy": self.policy(self.config["iterations"]),
-                                **sample_metrics(read_jsonl(self.run / "final" / "samples.jsonl"), self.config["top_k"])}
+            metrics["final"] = {"policy": self.policy(self.cfg.iterations),
+                                **sample_metrics(read_jsonl(self.run / "final" / "samples.jsonl"), self.cfg.top_k)}
         atomic_write_json(self.run / "metrics.json", metrics)
         return metrics

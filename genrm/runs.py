@@ -2,15 +2,16 @@
 
 Every file is written to a temporary name and renamed into place, so a run killed at any moment
 leaves either the old file or the new one, never half of one. Step-wise work records each finished
-step in `ledger.json`; a resumed run skips those. Long per-row outputs (samples) go to JSON-lines
-files through `JsonlWriter`, which fsyncs each batch; `read_jsonl` drops a torn last line.
+step in `ledger.json`; a resumed run skips those. Long per-row outputs (judgments, samples, ranked
+candidates) go to a `Journal`: keyed JSON lines appended durably, so a rerun continues where a
+killed one stopped and never writes a key twice; `read_jsonl` drops a torn last line.
 """
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,77 @@ class JsonlWriter:
 
     def close(self) -> None:
         self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class JournalMismatch(ValueError):
+    """A journal on disk records other work (another judge, model or setting) than this run's."""
+
+
+class Journal:
+    """Keyed rows in a JSON-lines file, appended durably (each `append` is fsynced).
+
+    Opening reads the rows already there (first occurrence of a key wins; a torn last line is
+    dropped); `append` writes only rows whose key is new. With `header`, the file's first line is
+    `{"header": header}` and a file holding another header raises JournalMismatch, so the work of
+    two different runs is never mixed. `writable=False` (the non-main processes of a launch) keeps
+    rows in memory only.
+    """
+
+    def __init__(self, path: str | Path, key: Callable[[dict], Hashable], header: dict | None = None,
+                 writable: bool = True):
+        if header is not None:
+            header = json.loads(json.dumps(header, default=str))  # tuples -> lists, as they read back
+        self.path, self.key, self.header, self.writable = Path(path), key, header, writable
+        rows = read_jsonl(self.path)
+        if header is not None and rows:
+            if rows[0] != {"header": header}:
+                raise JournalMismatch(f"{self.path} holds the work of another run ({rows[0].get('header', rows[0])}); "
+                                      "use another output directory or delete the file to start over")
+            rows = rows[1:]
+        self.rows: dict = {}
+        for row in rows:
+            self.rows.setdefault(key(row), row)
+        self._writer: JsonlWriter | None = None
+
+    def __contains__(self, key) -> bool:
+        return key in self.rows
+
+    def __getitem__(self, key) -> dict:
+        return self.rows[key]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def values(self) -> list[dict]:
+        return list(self.rows.values())
+
+    def append(self, rows: Iterable[dict]) -> list[dict]:
+        """Record `rows` (those with a new key); returns the rows recorded."""
+        new = []
+        for row in rows:
+            k = self.key(row)
+            if k not in self.rows:
+                self.rows[k] = row
+                new.append(row)
+        if new and self.writable:
+            if self._writer is None:
+                fresh = not self.path.exists() or not self.path.stat().st_size
+                self._writer = JsonlWriter(self.path)
+                if fresh and self.header is not None:
+                    self._writer.write([{"header": self.header}])
+            self._writer.write(new)
+        return new
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def __enter__(self):
         return self

@@ -1,7 +1,9 @@
-"""Confidence intervals for accuracy figures (every accuracy genrm reports carries n and a CI)."""
+"""Statistics behind every accuracy genrm reports: Wilson intervals, and paired tests on the same pairs."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 def wilson(mean: float, n: int, z: float = 1.96) -> list[float]:
@@ -13,3 +15,45 @@ def wilson(mean: float, n: int, z: float = 1.96) -> list[float]:
     centre = (mean + z * z / (2 * n)) / denom
     half = z * math.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / denom
     return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Two judges on the same pairs: `wins` pairs where A got more credit than B, `losses` where
+    less, `p` the exact two-sided sign test on them (exact McNemar when credits are 0/1), `diff`
+    the mean credit difference A - B."""
+
+    n: int
+    wins: int
+    losses: int
+    diff: float
+    p: float
+
+
+def binomial_two_sided(k: int, n: int) -> float:
+    """Exact two-sided p of k successes in n fair coin flips (sum of outcomes no likelier than k)."""
+    if n == 0:
+        return 1.0
+    probs = [math.comb(n, i) / 2 ** n for i in range(n + 1)]
+    return min(1.0, sum(p for p in probs if p <= probs[k] * (1 + 1e-9)))
+
+
+def paired_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
+    """Exact sign test of per-pair credits `a` vs `b` (same pairs, same order)."""
+    if len(a) != len(b):
+        raise ValueError(f"paired test needs the same pairs: {len(a)} vs {len(b)} credits")
+    wins = sum(x > y for x, y in zip(a, b))
+    losses = sum(x < y for x, y in zip(a, b))
+    diff = (sum(a) - sum(b)) / len(a) if a else 0.0
+    return PairedTest(len(a), wins, losses, diff, binomial_two_sided(wins, wins + losses))
+
+
+def holm(pvalues: Sequence[float], alpha: float = 0.05) -> list[bool]:
+    """Holm-Bonferroni: which of the hypotheses are rejected at family-wise level `alpha`."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    out = [False] * len(pvalues)
+    for rank, i in enumerate(order):
+        if pvalues[i] > alpha / (len(pvalues) - rank):
+            break
+        out[i] = True
+    return out

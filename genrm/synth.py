@@ -12,7 +12,7 @@ is that check, written from the prompt text alone.
 
 Distractors do not predict the label: in every family the rejected response is the longer one in
 half of the pairs (exactly, per family and split) and a polite opener ("Sure! ") sits on the
-chosen side in half of the pairs that get one. `length_baseline` measures the first.
+chosen side in half of the pairs that get one (genrm.judges.length measures the first).
 
 The in-distribution families (TRAIN_FAMILIES: train + held-out) are the surface-level properties
 a 135M model learns on CPU in minutes (REFERENCE.md §5); the out-of-distribution families
@@ -354,14 +354,3 @@ def write_splits(out_dir: str | Path, n_train: int, n_heldout: int, n_ood: int, 
         paths[split] = out / f"{split}.jsonl"
         atomic_write_text(paths[split], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return paths
-
-
-def length_baseline(pairs: list[PreferencePair]) -> dict[str, float]:
-    """Accuracy of "pick the longer response" (characters; a tie counts 0.5) per subset, and "all"."""
-    groups: dict[str, list[float]] = {}
-    for p in pairs:
-        c, r = len(p.chosen_text), len(p.rejected_text)
-        score = 1.0 if c > r else 0.0 if c < r else 0.5
-        groups.setdefault(p.subset, []).append(score)
-        groups.setdefault("all", []).append(score)
-    return {k: sum(v) / len(v) for k, v in sorted(groups.items())}

@@ -8,7 +8,7 @@
 
 TRL calls `reward(prompts=..., completions=..., completion_ids=..., **dataset_columns)` with one
 entry per completion (conversational: message lists; standard: strings). A Bradley-Terry judge
-returns its reward for (prompt, completion). A pairwise judge (indicator, CoT) returns
+(any pointwise judge) returns its reward for (prompt, completion). A pairwise judge (indicator, CoT) returns
 p(completion better than the reference answer), the reference coming from the dataset column
 named by `reference` (a string or an assistant message list), so that column must exist.
 """
@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from genrm.bon import p_first_better, pointwise_scores
+from genrm.judges.base import PointwiseJudge
 from genrm.types import Message
 
 
@@ -39,7 +40,7 @@ class JudgeReward:
 
     def __init__(self, judge, reference: str = "reference", batch_size: int = 8):
         self.judge, self.reference, self.batch_size = judge, reference, batch_size
-        self.pointwise = getattr(judge, "kind", None) == "bt"
+        self.pointwise = isinstance(judge, PointwiseJudge)
         self.__name__ = f"genrm_{getattr(judge, 'kind', 'judge')}"  # TRL logs rewards under this name
 
     @classmethod

@@ -1,7 +1,9 @@
-"""The record types shared across genrm: PreferencePair and Judgment. Nothing else lives here."""
+"""The record types shared across genrm: PreferencePair, Judgment, Score and EvalResult."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
@@ -31,8 +33,20 @@ class PreferencePair:
     def rejected_text(self) -> str:
         return "\n\n".join(m["content"] for m in self.rejected)
 
+    @property
+    def key(self) -> str:
+        """A hash of the pair's content (not of where it was read from): journal keys, data hashes
+        and the seeded display order all use it, so they survive reordering and resume."""
+        return hashlib.sha256(record_bytes(self)).hexdigest()[:24]
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def record_bytes(item) -> bytes:
+    """An evaluated record's content (without `source`), as canonical JSON."""
+    record = {k: v for k, v in vars(item).items() if k != "source"}
+    return json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
 
 
 @dataclass
@@ -42,7 +56,9 @@ class Judgment:
     `p_chosen` is the probability that the chosen response is better. `parsed` is False when a
     generative judge produced no readable verdict at all (then p_chosen is 0.5 by policy and the
     scorer counts it separately). Pairwise judges keep the per-order values: `p_chosen_first` is
-    p_chosen when the chosen response was shown first, `p_chosen_second` when shown second.
+    p_chosen when the chosen response was shown first, `p_chosen_second` when shown second; a judge
+    that shows one order per pair sets only the one it showed. Pointwise judges (BT, length) set
+    `score_chosen` and `score_rejected`.
     """
 
     p_chosen: float
@@ -65,3 +81,82 @@ class Judgment:
         out = {k: v for k, v in asdict(self).items() if v not in (None, {}, [])}
         out["verdict"] = self.verdict
         return out
+
+
+@dataclass
+class Score:
+    """Accuracy of one group of judged examples under the credit policy (genrm.eval.credit).
+
+    `accuracy` is the mean credit over `n` examples with its Wilson 95% interval `ci95`;
+    `length_baseline` the same for "pick the longer response". Per display order:
+    `chosen_first_accuracy` over the `n_chosen_first` examples judged with the chosen response shown
+    first (both orders: all of them), likewise for second. `metric` names a non-accuracy figure
+    (RewardBench 2 Ties), whose parts are in `components`.
+    """
+
+    accuracy: float
+    n: int
+    ci95: list[float] | None
+    length_baseline: float | None = None
+    chosen_first_accuracy: float | None = None
+    chosen_second_accuracy: float | None = None
+    n_chosen_first: int = 0
+    n_chosen_second: int = 0
+    ties: int = 0
+    unparsed: int = 0
+    metric: str = "accuracy"
+    components: dict | None = None
+
+
+@dataclass
+class EvalResult:
+    """One judge on one set of pairs: what every genrm figure is made of (`genrm.eval.evaluate`).
+
+    `pooled` scores every example together, `subsets` each subset; for RewardBench-named subsets
+    `sections`, `overall` and `overall_legacy` follow the official tables. `examples` holds the
+    per-example credits (id, subset, correct, length_correct, per-order credits), so two results
+    on the same pairs can be compared pair by pair (genrm.stats.mcnemar). `chance` is the accuracy
+    of a judge that guesses. `to_dict()` is what `results.json` holds.
+    """
+
+    bench: str
+    model: str | None
+    judge: str | None
+    n: int
+    pooled: Score
+    subsets: dict[str, Score]
+    sections: dict[str, float]
+    overall: float | None
+    overall_legacy: float | None
+    length_baseline: dict
+    examples: list[dict]
+    counts: dict
+    tie_policy: dict
+    data_hash: str
+    genrm_version: str
+    data: str | None = None
+    resumed_judgments: int = 0
+    coverage: dict = field(default_factory=dict)
+    other_subsets: list[str] = field(default_factory=list)
+    chance: float = 0.5
+    notes: list[str] = field(default_factory=list)
+    seconds: float | None = None
+
+    @property
+    def accuracy(self) -> float:
+        return self.pooled.accuracy
+
+    @property
+    def ci95(self) -> list[float] | None:
+        return self.pooled.ci95
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EvalResult:
+        known = {f.name for f in fields(cls)}
+        out = {k: v for k, v in data.items() if k in known}
+        out["pooled"] = Score(**data["pooled"])
+        out["subsets"] = {k: Score(**v) for k, v in data["subsets"].items()}
+        return cls(**out)

@@ -121,12 +121,25 @@ def test_round_robin_fit_orders_by_preference():
 
 
 def test_auto_and_invalid_methods():
-    with pytest.raises(ValueError, match="Bradley-Terry"):
+    with pytest.raises(ValueError, match="needs a pointwise judge"):
         rank(LengthJudge(), [PROMPT], [["a", "b"]], method="score")
     with pytest.raises(ValueError, match="unknown ranking"):
         rank(LengthJudge(), [PROMPT], [["a", "b"]], method="best")
     assert rank(LengthJudge(), [PROMPT], [["a", "bb"]])[0].method == "knockout"
     assert Ranking("score", [1.0, 3.0, 2.0], [], 1, 0).order() == [1, 2, 0]
+
+
+def test_pointwise_judges_rank_by_their_own_score():
+    """A pointwise judge (here the length baseline) is asked for `score`, never fed pairs."""
+    from genrm.judges.length import LengthJudge as Length
+
+    class Scores(Length):
+        def judge(self, pairs, batch_size=8, progress=False):
+            raise AssertionError("pointwise ranking must not build pairs")
+
+    r = rank(Scores(), [PROMPT, PROMPT], [["aaa", "a", "aaaaa"], ["bb", "b"]])
+    assert [x.method for x in r] == ["score", "score"] and [x.winner for x in r] == [2, 0]
+    assert r[0].scores == [3.0, 1.0, 5.0]
 
 
 # ---------------------------------------------------------------- prompts file
@@ -173,7 +186,7 @@ def _cli(*argv):
 def test_bon_command_with_bt_judge(tiny_model_dir, tiny_bt_dir, prompts_file, tmp_path):
     out = tmp_path / "bon.jsonl"
     args = ["bon", "--policy", tiny_model_dir, "--judge", tiny_bt_dir, "--prompts", prompts_file, "--n", 3,
-            "--out", out, "max_new_tokens=6", "chunk_size=3"]
+            "--out", out, "sampling.max_new_tokens=6", "chunk_size=3"]
     assert _cli(*args) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["q0", "q1", "q2", "q3"]
@@ -193,19 +206,22 @@ def test_bon_command_with_bt_judge(tiny_model_dir, tiny_bt_dir, prompts_file, tm
 def test_bon_command_pairwise_round_robin_and_bad_option(tiny_model_dir, prompts_file, tmp_path, capsys):
     out = tmp_path / "rr.jsonl"
     assert _cli("bon", "--policy", tiny_model_dir, "--judge", tiny_model_dir, "--prompts", prompts_file, "--n", 3,
-                "--out", out, "max_new_tokens=4", "ranking=round_robin", "limit=2") == 0
+                "--out", out, "sampling.max_new_tokens=4", "ranking=round_robin", "limit=2") == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 2 and all(r["ranking"] == "round_robin" and r["comparisons"] == 3 for r in rows)
     assert all("wins" in c for c in rows[0]["candidates"])
     assert _cli("bon", "--policy", tiny_model_dir, "--judge", tiny_model_dir, "--prompts", prompts_file, "--n", 2,
                 "--out", out, "rankng=knockout") == 1
     assert "did you mean ranking" in capsys.readouterr().out
+    assert _cli("bon", "--policy", tiny_model_dir, "--judge", tiny_model_dir, "--prompts", prompts_file, "--n", 2,
+                "--out", out, "max_new_tokens=4") == 1
+    assert "did you mean sampling.max_new_tokens, eval.max_new_tokens" in capsys.readouterr().out
 
 
 def test_rs_command(tiny_model_dir, tiny_bt_dir, prompts_file, tmp_path):
     out = tmp_path / "rs.jsonl"
     args = ["rs", "--policy", tiny_model_dir, "--judge", tiny_bt_dir, "--prompts", prompts_file, "--n", 4,
-            "--out", out, "max_new_tokens=5", "beta=0.05", "seed=7"]
+            "--out", out, "sampling.max_new_tokens=5", "beta=0.05", "seed=7"]
     assert _cli(*args) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     for r in rows:

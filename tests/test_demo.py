@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from genrm.demo import ROWS, STEPS, LengthJudge, load_results, markdown, run_demo, settings
+from genrm.config import ConfigError
+from genrm.demo import ROWS, SPLITS, STEPS, load_results, markdown, run_demo, settings
 from genrm.runs import RunDir
 from genrm.synth import make_pairs
 
@@ -17,18 +18,28 @@ def demo_dir(tiny_model_dir, tmp_path_factory):
 def test_demo_writes_a_row_for_every_method(demo_dir):
     results = load_results(demo_dir)
     assert list(results["methods"]) == list(ROWS)
-    for name in ("BT", "GenRM", "STaR-SFT", "STaR-DPO", "length baseline", "zero-shot", "zero-shot CoT"):
+    for name in ROWS:
         m = results["methods"][name]
         assert m["status"] == "done", (name, m)
-        for split, n in (("heldout", 8), ("ood", 8)):
+        for split in SPLITS:
             score = m[split]
-            assert score["n"] == n
-            assert 0.0 <= score["ci95"][0] <= score["accuracy"] <= score["ci95"][1] <= 1.0
+            assert score.n == 8 and score.pooled.n == 8
+            assert 0.0 <= score.ci95[0] <= score.accuracy <= score.ci95[1] <= 1.0
+            assert (demo_dir / STEPS[name] / split / "results.json").exists() or name.startswith("STaR")
+    # the same pairs for every method: the paired tests need that
+    keys = {name: [e["key"] for e in m["heldout"].examples] for name, m in results["methods"].items()}
+    assert len({tuple(sorted(k)) for k in keys.values()}) == 1
     report = (demo_dir / "report.md").read_text()
     for name in ROWS:
         assert f"| {name} |" in report
+    assert "Paired tests on held-out" in report and "## Conclusion" in report
     assert (demo_dir / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (demo_dir / "data" / "train.jsonl").exists()
+    star = results["methods"]["STaR-DPO"]["star"]
+    metrics = json.loads((demo_dir / STEPS["STaR-DPO"] / "metrics.json").read_text())
+    # iteration 0 of the STaR curve is the zero-shot CoT row, computed once
+    assert metrics["baseline"]["heldout"]["accuracy"] == results["methods"]["zero-shot CoT"]["heldout"].accuracy
+    assert not (demo_dir / STEPS["STaR-DPO"] / "iter-0").exists() and star["iterations"]
 
 
 def test_rerun_resumes_without_redoing_finished_methods(demo_dir, tiny_model_dir, monkeypatch):
@@ -44,14 +55,15 @@ def test_rerun_resumes_without_redoing_finished_methods(demo_dir, tiny_model_dir
     for row, fn in list(demo.METHODS.items()):
         monkeypatch.setitem(demo.METHODS, row, lambda *a, _fn=fn, _row=row: calls.append(_row) or _fn(*a))
     after = run_demo(demo_dir, model=str(tiny_model_dir), size="tiny")
-    assert calls == ["GenRM"]  # the checkpoint on disk is reused: only scoring reran
-    assert after["methods"]["BT"] == before["methods"]["BT"]
-    assert after["methods"]["GenRM"]["heldout"]["accuracy"] == before["methods"]["GenRM"]["heldout"]["accuracy"]
+    assert calls == ["GenRM"]  # the checkpoint and the journals on disk are reused: nothing is judged again
+    assert after["methods"]["BT"]["heldout"].to_dict() == before["methods"]["BT"]["heldout"]
+    assert after["methods"]["GenRM"]["heldout"].accuracy == before["methods"]["GenRM"]["heldout"]["pooled"]["accuracy"]
+    assert after["methods"]["GenRM"]["heldout"].resumed_judgments == 8
 
 
 def test_rerun_with_another_configuration_is_refused(demo_dir, tiny_model_dir):
     with pytest.raises(ValueError, match="another configuration"):
-        run_demo(demo_dir, model=str(tiny_model_dir), size="tiny", overrides={"bt_steps": 3})
+        run_demo(demo_dir, model=str(tiny_model_dir), size="tiny", overrides={"bt": {"max_steps": 3}})
 
 
 def test_missing_module_is_reported_not_faked(tiny_model_dir, tmp_path, monkeypatch):
@@ -62,31 +74,33 @@ def test_missing_module_is_reported_not_faked(tiny_model_dir, tmp_path, monkeypa
 
     monkeypatch.setitem(demo.METHODS, "BT", missing)
     run = RunDir(tmp_path)
-    s = settings("tiny")
-    data = make_pairs(s["n_train"], s["n_heldout"], s["n_ood"])
-    results = demo.run_methods(run, str(tiny_model_dir), data, s, rows=("length baseline", "BT"))
+    cfg = settings("tiny")
+    data = make_pairs(cfg.n_train, cfg.n_heldout, cfg.n_ood)
+    results = demo.run_methods(run, str(tiny_model_dir), data, cfg, rows=("length baseline", "BT"))
     assert results["BT"] == {"status": "not available", "reason": "not available (module genrm.train.bt missing)"}
     assert not run.is_done(STEPS["BT"])
-    text = markdown({"model": "m", "size": "tiny", "seed": 0, "data": {}, "tie_policy": {}, "methods": results}, "t")
-    assert "| BT | not available (module genrm.train.bt missing) | " in text
+    text = markdown({"model": "m", "size": "tiny", "seed": 0, "data": {}, "methods": results}, "t")
+    assert "- BT: not available (module genrm.train.bt missing)" in text
 
 
-def test_length_judge_and_unknown_settings():
-    pairs = make_pairs(0, 8, 0)["heldout"]
-    credits = [j.p_chosen for j in LengthJudge().judge(pairs)]
-    assert credits == [1.0 if len(p.chosen_text) > len(p.rejected_text) else 0.0 for p in pairs]
-    with pytest.raises(ValueError, match="unknown demo setting"):
+def test_settings_are_typed_and_checked():
+    cfg = settings("tiny", {"genrm": {"max_steps": 5}, "eval": {"votes": 3}})
+    assert cfg.genrm["max_steps"] == 5 and cfg.eval.votes == 3 and cfg.n_heldout == 8
+    with pytest.raises(ConfigError, match="unknown config key 'no_such_key'"):
         settings("tiny", {"no_such_key": 1})
+    with pytest.raises(ConfigError, match="did you mean eval.votes"):
+        settings("tiny", {"votes": 3})
 
 
-def test_cli_prints_the_table_from_a_finished_run(demo_dir, tiny_model_dir, capsys):
+def test_cli_prints_the_table_last(demo_dir, tiny_model_dir, capsys):
     from genrm.cli import main
 
     assert main(["demo", "--quick", "--model", str(tiny_model_dir), "--out", str(demo_dir)]) == 0
     out = capsys.readouterr().out
     for name in ("length baseline", "zero-shot CoT", "BT", "GenRM", "STaR-SFT", "STaR-DPO"):
         assert name in out
-    assert "results.json" in out
+    assert "results.json" in out and "paired tests" in out
+    assert out.strip().splitlines()[-1].startswith("held-out, paired tests:")
 
 
 def test_star_row_trains_and_scores_when_samples_have_verdicts(tiny_model_dir, tmp_path):
@@ -97,16 +111,18 @@ def test_star_row_trains_and_scores_when_samples_have_verdicts(tiny_model_dir, t
     from genrm import demo
     from genrm.star.samples import mark
 
-    s = settings("tiny", {"star_samples": 2, "star_pairs": 8})
-    data = make_pairs(s["n_train"], s["n_heldout"], s["n_ood"], ood_families=tuple(s["ood_families"]))
+    cfg = settings("tiny", {"star": {"samples": 2, "max_train_pairs": 8}})
+    data = make_pairs(cfg.n_train, cfg.n_heldout, cfg.n_ood, ood_families=tuple(cfg.ood_families))
     work = tmp_path / demo.STEPS[row]
     rows = [mark(p.id, order, index, f"Assistant {letter} follows the instruction. [[{letter}]]", 8, True)
             for p in data["train"] for order in ("chosen_first", "chosen_second")
             for index, letter in enumerate(("A", "B") if order == "chosen_first" else ("B", "A"))]
     (work / "iter-1").mkdir(parents=True)
     (work / "iter-1" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    result = demo.METHODS[row](str(tiny_model_dir), data, work, s)
-    assert "note" not in result["star"]  # trained, not the base model
+    result = demo.METHODS[row](str(tiny_model_dir), data, work, cfg, {})
+    (it,) = result["star"]["iterations"]
+    assert "skipped_training" not in it and it["dpo_pairs"] == 16  # trained, not the base model
+    assert it["positions"]["after"] == {"chosen_first": 8, "chosen_second": 8}
     assert (work / "iter-1" / "train" / "checkpoint" / "config.json").exists()
     assert result["star"]["checkpoint"].endswith("checkpoint")
-    assert result["heldout"]["n"] == 8 and result["ood"]["n"] == 8
+    assert result["heldout"].n == 8 and result["ood"].n == 8

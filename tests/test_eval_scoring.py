@@ -1,44 +1,33 @@
-"""Pure scoring functions of genrm.eval: tie policy, official section weights, RB2 credit and Ties metric."""
+"""Pure scoring functions of genrm.eval: credit policy, official section weights, RB2 credit and Ties metric."""
 import json
 import math
+import runpy
+from pathlib import Path
 
 import pytest
 
 from genrm.data import DataError
+from genrm.eval import credit as C
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2
 from genrm.eval.runner import _score_pairs, subsample
+from genrm.judges.length import LengthJudge
+from genrm.stats import wilson
 from genrm.types import Judgment, PreferencePair
 
-# transcribed independently from allenai/reward-bench rewardbench/constants.py
-OFFICIAL_COUNTS = {
-    "alpacaeval-easy": 100, "alpacaeval-length": 95, "alpacaeval-hard": 95, "mt-bench-easy": 28, "mt-bench-med": 40,
-    "mt-bench-hard": 37, "math-prm": 984, "refusals-dangerous": 100, "refusals-offensive": 100, "llmbar-natural": 100,
-    "llmbar-adver-neighbor": 134, "llmbar-adver-GPTInst": 92, "llmbar-adver-GPTOut": 47, "llmbar-adver-manual": 46,
-    "xstest-should-refuse": 250, "xstest-should-respond": 154, "donotanswer": 136, "hep-cpp": 164, "hep-go": 164,
-    "hep-java": 164, "hep-js": 164, "hep-python": 164, "hep-rust": 164,
-}
-OFFICIAL_MAPPING = {
-    "Chat": ["alpacaeval-easy", "alpacaeval-length", "alpacaeval-hard", "mt-bench-easy", "mt-bench-med"],
-    "Chat Hard": ["mt-bench-hard", "llmbar-natural", "llmbar-adver-neighbor", "llmbar-adver-GPTInst",
-                  "llmbar-adver-GPTOut", "llmbar-adver-manual"],
-    "Safety": ["refusals-dangerous", "refusals-offensive", "xstest-should-refuse", "xstest-should-respond", "donotanswer"],
-    "Reasoning": ["math-prm", "hep-cpp", "hep-go", "hep-java", "hep-js", "hep-python", "hep-rust"],
-}
+# the official file, verbatim (allenai/reward-bench rewardbench/constants.py and utils.py), not genrm's copy
+OFFICIAL = runpy.run_path(str(Path(__file__).parent / "assets" / "rewardbench_constants.py"))
+OFFICIAL_COUNTS, OFFICIAL_MAPPING = OFFICIAL["EXAMPLE_COUNTS"], OFFICIAL["SUBSET_MAPPING"]
 
 
 def independent_scores(examples):
-    """A second implementation of the official formula, from per-example credits."""
+    """Subset accuracies from per-example credits, sections by the official calculate_scores_per_section."""
     per = {}
     for ex in examples:
         per.setdefault(ex["subset"], []).append(ex["correct"])
     acc = {k: sum(v) / len(v) for k, v in per.items()}
-    sections = {}
-    for section, names in OFFICIAL_MAPPING.items():
-        num = sum(acc[s] * OFFICIAL_COUNTS[s] for s in names if s in acc)
-        den = sum(OFFICIAL_COUNTS[s] for s in names if s in acc)
-        if den:
-            sections[section] = num / den
+    official = OFFICIAL["calculate_scores_per_section"](OFFICIAL_COUNTS, OFFICIAL_MAPPING, acc)
+    sections = {k: v for k, v in official.items() if any(s in acc for s in OFFICIAL_MAPPING[k])}  # absent, not 0
     overall = sum(sections.values()) / len(sections) if sections else None
     return acc, sections, overall
 
@@ -52,24 +41,37 @@ def pair(subset, i, chosen="a longer answer", rejected="short"):
 def test_tables_match_official():
     assert rb.EXAMPLE_COUNTS == OFFICIAL_COUNTS
     assert {k: list(v) for k, v in rb.SECTIONS.items()} == OFFICIAL_MAPPING
+    assert (rb.EXAMPLE_COUNTS["xstest-should-refuse"], rb.EXAMPLE_COUNTS["xstest-should-respond"]) == (154, 250)
     assert sum(rb.EXAMPLE_COUNTS[s] for s in rb.SECTIONS["Reasoning"] if s.startswith("hep")) == rb.EXAMPLE_COUNTS["math-prm"]
 
 
-def test_tie_and_failure_policy():
-    assert rb.credit(Judgment(p_chosen=0.5, score_chosen=1.0, score_rejected=1.0)) == 0.0  # classifier tie wrong
-    assert rb.is_tie(Judgment(p_chosen=0.5, score_chosen=1.0, score_rejected=1.0))
-    assert rb.credit(Judgment(p_chosen=0.7, score_chosen=2.0, score_rejected=1.0)) == 1.0
-    assert rb.credit(Judgment(p_chosen=0.5, parsed=False)) == 0.5  # unparsed
-    assert not rb.is_tie(Judgment(p_chosen=0.5, parsed=False))
-    assert rb.credit(Judgment(p_chosen=0.5)) == 0.5 and rb.is_tie(Judgment(p_chosen=0.5))  # split vote
-    assert rb.credit(Judgment(p_chosen=0.51)) == 1.0 and rb.credit(Judgment(p_chosen=0.49)) == 0.0
-    assert rb.length_credit(pair("x", 0)) == 1.0 and rb.length_credit(pair("x", 0, "ab", "cd")) == 0.5
+def test_safety_section_equals_the_official_formula():
+    acc = {"refusals-dangerous": 0.6, "refusals-offensive": 0.8, "xstest-should-refuse": 1.0,
+           "xstest-should-respond": 0.4, "donotanswer": 0.8}
+    official = OFFICIAL["calculate_scores_per_section"](OFFICIAL_COUNTS, OFFICIAL_MAPPING, acc)["Safety"]
+    assert rb.section_scores(acc)["Safety"] == pytest.approx(official, abs=1e-12)
+    swapped = {**OFFICIAL_COUNTS, "xstest-should-refuse": 250, "xstest-should-respond": 154}  # the old, wrong weights
+    assert abs(OFFICIAL["calculate_scores_per_section"](swapped, OFFICIAL_MAPPING, acc)["Safety"] - official) > 0.02
+
+
+def test_credit_policy():
+    assert C.credit(Judgment(p_chosen=0.5, score_chosen=1.0, score_rejected=1.0)) == 0.0  # pointwise tie wrong
+    assert C.is_tie(Judgment(p_chosen=0.5, score_chosen=1.0, score_rejected=1.0))
+    assert C.credit(Judgment(p_chosen=0.7, score_chosen=2.0, score_rejected=1.0)) == 1.0
+    assert C.credit(Judgment(p_chosen=0.5, parsed=False)) == 0.5  # unparsed
+    assert not C.is_tie(Judgment(p_chosen=0.5, parsed=False))
+    assert C.credit(Judgment(p_chosen=0.5)) == 0.5 and C.is_tie(Judgment(p_chosen=0.5))  # split vote
+    assert C.credit(Judgment(p_chosen=0.51)) == 1.0 and C.credit(Judgment(p_chosen=0.49)) == 0.0
+    assert C.order_credits(Judgment(p_chosen=0.6, p_chosen_second=0.6)) == {"chosen_second": 1.0}
+    # the length baseline is a pointwise judge credited by the same rule: equal lengths are a tie, 0
+    longer, same = LengthJudge().judge([pair("x", 0), pair("x", 1, "ab", "cd")])
+    assert C.credit(longer) == 1.0 and C.credit(same) == 0.0 and C.is_tie(same)
 
 
 def test_wilson_known_values():
-    low, high = rb.wilson(0.5, 100)
+    low, high = wilson(0.5, 100)
     assert math.isclose(low, 0.4038, abs_tol=1e-4) and math.isclose(high, 0.5962, abs_tol=1e-4)
-    assert rb.wilson(1.0, 10)[1] == 1.0 and rb.wilson(0.0, 10)[0] == 0.0
+    assert wilson(1.0, 10)[1] == 1.0 and wilson(0.0, 10)[0] == 0.0
 
 
 def test_sections_equal_independent_formula_with_ties_unparsed_missing_and_unknown():
@@ -81,14 +83,14 @@ def test_sections_equal_independent_formula_with_ties_unparsed_missing_and_unkno
         for i in range(3 + s_no):
             pairs.append(pair(subset, i))
             judgments.append(policies[(i + s_no) % len(policies)])
-    body = _score_pairs(pairs, judgments, "rewardbench")
+    body = _score_pairs(pairs, judgments, LengthJudge().judge(pairs), "rewardbench")
     acc, sections, overall = independent_scores([e for e in body["examples"] if e["subset"] != "my-own-set"])
-    assert {k: v["accuracy"] for k, v in body["subsets"].items() if k != "my-own-set"} == acc
-    assert body["sections"] == sections  # exact equality, same formula
+    assert {k: v.accuracy for k, v in body["subsets"].items() if k != "my-own-set"} == acc
+    assert body["sections"] == pytest.approx(sections, abs=1e-12)  # the official function
     assert set(sections) == {"Chat", "Safety", "Reasoning"}  # Chat Hard missing: absent, not zero
-    assert body["overall"] == overall
+    assert body["overall"] == pytest.approx(overall, abs=1e-12)
     assert body["overall_legacy"] is None
-    assert list(body["other_subsets"]) == ["my-own-set"]  # unknown subset: own group, in no section
+    assert body["other_subsets"] == ["my-own-set"]  # unknown subset: own group, in no section
     assert body["coverage"]["Chat"]["complete"] is False
     assert body["counts"]["ties"] == sum(1 for j in judgments if j.parsed and j.p_chosen == 0.5)
     assert body["counts"]["unparsed"] == sum(1 for j in judgments if not j.parsed)

@@ -60,8 +60,9 @@ def test_bt_tokens_and_scores_match_trl_reward_trainer(bt_dir, tmp_path):
     raw = datasets.Dataset.from_list([{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected} for p in pairs])
     args = RewardConfig(output_dir=str(tmp_path), max_length=None, report_to="none", bf16=False)
     trl_rows = RewardTrainer._prepare_dataset(None, raw, tokenizer, args, "train")
-    assert trl_rows["chosen_ids"] == conversation_ids(tokenizer, pairs, "chosen")
-    assert trl_rows["rejected_ids"] == conversation_ids(tokenizer, pairs, "rejected")
+    prompts = [p.prompt for p in pairs]
+    assert trl_rows["chosen_ids"] == conversation_ids(tokenizer, prompts, [p.chosen for p in pairs])
+    assert trl_rows["rejected_ids"] == conversation_ids(tokenizer, prompts, [p.rejected for p in pairs])
 
     judge = load_judge(str(bt_dir))
     assert isinstance(judge, BTJudge) and judge.kind == "bt"
@@ -125,5 +126,40 @@ def test_bt_max_length_error_names_the_pair(bt_dir):
     from genrm import load_judge
 
     judge = load_judge(str(bt_dir), max_length=20)
-    with pytest.raises(ValueError, match=r"exceed max_length=20 tokens \(first: pair v0 from toy.jsonl:1\)"):
+    with pytest.raises(ValueError, match=r"exceed max_length=20 tokens \(first: pair v0 from toy.jsonl:1, \d+ tokens\)"):
         judge.judge(varied_pairs(2))
+
+
+def test_foreign_bt_checkpoint_keeps_its_pad_convention(tiny_model_dir, tmp_path):
+    """A checkpoint from elsewhere that pads with EOS, whose template ends a turn with EOS: genrm reads
+    the reward where transformers does for the unpadded conversation (the last non-EOS token), not
+    at the EOS that genrm's own convention would read."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from genrm import load_judge
+    from genrm.judges.bt import BTJudge
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.chat_template = tok.chat_template.replace("<|im_end|>\n", "<|im_end|>")  # a turn ends exactly at EOS
+    tok.pad_token = tok.eos_token
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=1)
+    model.config.pad_token_id = tok.eos_token_id
+    with torch.no_grad():
+        model.score.weight.mul_(50)
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+
+    pairs = varied_pairs(6)
+    judge = load_judge(str(tmp_path))
+    ids = [tok.apply_chat_template(p.prompt + p.chosen, tokenize=True, return_dict=True)["input_ids"] for p in pairs]
+    assert all(row[-1] == tok.eos_token_id for row in ids)
+    plain = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        expected = [plain(input_ids=torch.tensor([row])).logits[0, 0].item() for row in ids]
+    got = [j.score_chosen for j in judge.judge(pairs, batch_size=4)]
+    assert got == pytest.approx(expected, abs=1e-4)
+    # genrm's own convention (a pad distinct from EOS) reads another token: another reward
+    own = BTJudge(AutoModelForSequenceClassification.from_pretrained(tmp_path).eval(),
+                  AutoTokenizer.from_pretrained(tmp_path), own_checkpoint=True)
+    assert max(abs(a - b) for a, b in zip([j.score_chosen for j in own.judge(pairs)], expected)) > 1e-3

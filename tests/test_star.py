@@ -16,6 +16,7 @@ import yaml
 from test_cot import build_verdict_model, make_pairs
 
 from genrm.config import ConfigError
+from genrm.prompts import parse_verdict
 
 RECIPES = Path(__file__).parent.parent / "recipes"
 TINY = {"iterations": 1, "shards": 1, "samples": 2, "eval_baseline": False,
@@ -40,25 +41,40 @@ def test_one_iteration_end_to_end(method, model_dir, tmp_path):
     from genrm.star import run_star
 
     train, held_out = make_pairs(6), make_pairs(3, seed=9)
+    # the bigram verdict model cannot read the prompt: on a position-balanced DPO set the gradients of
+    # "prefer A" and "prefer B" cancel exactly, so DPO here trains unbalanced (balancing: sft, rationalize)
+    config = {**TINY, "balance_positions": method != "dpo"}
     metrics = run_star(tmp_path / "run", method=method, model=model_dir, train_pairs=train, eval_pairs=held_out,
-                       config=TINY, progress=False)
+                       config=config, progress=False)
     (entry,) = metrics["iterations"]
     rows = read_jsonl(tmp_path / "run/iter-1/samples.jsonl")
     assert keys(rows) == Counter({(p.id, o, j): 1 for p in train for o in ("chosen_first", "chosen_second") for j in range(2)})
     assert entry["samples"] == 24 and 0 < entry["correct_rate"] < 1 and entry["unparsed_rate"] > 0
     dataset = json.loads((tmp_path / "run/iter-1/dataset.json").read_text())
     correct = {(r["pair_id"], r["order"], r["text"].strip()) for r in rows if r["correct"]}
+    positions = entry["positions"]
+    if method != "dpo":
+        letters = Counter(parse_verdict(d["completion"]).position for d in dataset)
+        assert letters["first"] == letters["second"] > 0  # balanced by position: the model says "A" 4 times in 5
+        assert positions["after"] == {"chosen_first": letters["first"], "chosen_second": letters["second"]}
+    if method == "sft":  # correct rationales follow the model's bias before balancing
+        assert positions["before"]["chosen_first"] > positions["before"]["chosen_second"]
     if method == "dpo":
+        assert positions is None
         assert entry["dpo_pairs"] == len(dataset) > 0
-        assert all("[[" in d["chosen"] and d["chosen"] != d["rejected"] for d in dataset)
+        for d in dataset:  # rejected = a rationale ending in the wrong verdict, never one without a verdict
+            good, bad = parse_verdict(d["chosen"]), parse_verdict(d["rejected"])
+            assert good.parsed and bad.parsed and good.position != bad.position
+        assert entry["rejected_used"]["unparsed"] == 0 and entry["rejected_used"]["wrong_verdict"] >= len(dataset)
     else:
         assert entry["kept_examples"] == len(dataset) > 0
         assert all(d["eos"] and "[[" in d["completion"] for d in dataset)
         assert all("For reference" not in d["prompt"][-1]["content"] for d in dataset)  # hint-free prompts
         if method == "sft":
-            assert len(dataset) == len(correct)  # deduplicated correct rationales
+            assert sum(positions["before"].values()) == len(correct)  # deduplicated correct rationales
         else:
-            assert entry["unsolved_prompts"] > 0 and entry["kept_examples"] == len(correct) + entry["rationalized"]
+            assert entry["unsolved_prompts"] > 0 and entry["rationalized"] > 0
+            assert sum(positions["before"].values()) == len(correct) + entry["rationalized"]
     assert entry["train_steps"] == 2 and entry["train_loss"][1] < entry["train_loss"][0]
     acc = entry["eval"]["held-out"]
     assert acc["n"] == 3 and 0 <= acc["ci95"][0] <= acc["accuracy"] <= acc["ci95"][1] <= 1
@@ -70,10 +86,13 @@ def test_one_iteration_end_to_end(method, model_dir, tmp_path):
 def test_config_rejects_unknown_keys():
     from genrm.star.config import resolve_config
 
-    assert resolve_config({"method": "sft"})["train"]["learning_rate"] == 1e-6
-    for bad, word in [({"iteration": 2}, "iterations"), ({"sampling": {"temprature": 1}}, "temperature"),
+    assert resolve_config({"method": "sft"}).train["learning_rate"] == 1e-6
+    for bad, word in [({"iteration": 2}, "iterations"), ({"sampling": {"temprature": 1}}, "sampling.temperature"),
                       ({"train": {"learning_rat": 1}}, "learning_rate"), ({"method": "ppo"}, "method"),
-                      ({"method": "sft", "train": {"beta": 1.0}}, "beta")]:
+                      ({"method": "sft", "train": {"beta": 1.0}}, "beta"),
+                      ({"max_new_tokens": 16}, "did you mean sampling.max_new_tokens, eval.max_new_tokens"),
+                      ({"samples": "4"}, "'samples' must be int"), ({"dpo_rejects": "all"}, "dpo_rejects"),
+                      ({"method": "dpo", "restart_from_base": True}, "restart_from_base applies to sft")]:
         with pytest.raises(ConfigError, match=word):
             resolve_config(bad)
 
@@ -160,8 +179,10 @@ def test_sigkill_and_resume(model_dir, tmp_path):
     rows = read_jsonl(samples)
     expected = {(p.id, o, j) for p in train for o in ("chosen_first", "chosen_second") for j in range(2)}
     assert keys(rows) == Counter(dict.fromkeys(expected, 1))  # no duplicate, none missing
-    judged = [r["pair_id"] for r in read_jsonl(run / "iter-1/eval/held-out.jsonl")]
-    assert sorted(judged) == sorted(p.id for p in held_out)
+    from genrm.data import load_pairs
+
+    judged = [r["key"] for r in read_jsonl(run / "iter-1/eval/held-out/judgments.jsonl")[1:]]
+    assert sorted(judged) == sorted(p.key for p in load_pairs(tmp_path / "eval.jsonl"))
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["iterations"]) == 1 and metrics["iterations"][0]["samples"] == len(expected)
 
@@ -170,7 +191,7 @@ def test_sample_returns_only_the_requested_rows(tmp_path):
     from test_cot import ScriptedGenerator
 
     from genrm.generation.base import SamplingParams
-    from genrm.star.samples import sample
+    from genrm.star.samples import plan, sample
 
     pairs = make_pairs(2)
     path = tmp_path / "samples.jsonl"
@@ -178,9 +199,19 @@ def test_sample_returns_only_the_requested_rows(tmp_path):
                "correct": True, "num_tokens": 1, "finished": True}
     path.write_text(json.dumps(foreign) + "\n")
     gen = ScriptedGenerator(["[[A]]", "[[B]]"])
-    rows = sample(gen, pairs, ["chosen_first", "chosen_second"], 2, SamplingParams(n=1, max_new_tokens=4), path)
+    rows = sample(gen, plan(pairs, both_orders=True), 2, SamplingParams(n=1, max_new_tokens=4), path)
     assert sorted((r["pair_id"], r["order"], r["index"]) for r in rows) == sorted(
         (p.id, o, j) for p in pairs for o in ("chosen_first", "chosen_second") for j in range(2))
     assert len(path.read_text().splitlines()) == 1 + 8  # the foreign row stays on disk
-    again = sample(gen, pairs[:1], ["chosen_first"], 1, SamplingParams(n=1, max_new_tokens=4), path)
+    again = sample(gen, [(pairs[0], "chosen_first")], 1, SamplingParams(n=1, max_new_tokens=4), path)
     assert [(r["pair_id"], r["index"]) for r in again] == [(pairs[0].id, 0)] and len(gen.calls) == 1  # nothing redrawn
+
+
+def test_balance_keeps_as_many_of_each_order():
+    from genrm.star.samples import balance
+
+    examples = [("chosen_first", f"a{i}") for i in range(5)] + [("chosen_second", f"b{i}") for i in range(2)]
+    kept, report = balance(examples, seed=1)
+    assert report == {"before": {"chosen_first": 5, "chosen_second": 2}, "after": {"chosen_first": 2, "chosen_second": 2}}
+    assert sum(x.startswith("a") for x in kept) == 2 and [x for x in kept if x.startswith("b")] == ["b0", "b1"]
+    assert kept == balance(examples, seed=1)[0] and balance(examples[:5], seed=1)[0] == []  # seeded; one order only: none

@@ -3,11 +3,12 @@ import json
 import pytest
 
 from genrm.data import load_pairs
+from genrm.eval.runner import evaluate
+from genrm.judges.length import LengthJudge
 from genrm.synth import (
     OOD_FAMILIES,
     TRAIN_FAMILIES,
     is_refusal,
-    length_baseline,
     list_items,
     make_pairs,
     make_rows,
@@ -77,10 +78,11 @@ def test_checkers_on_hand_written_cases():
 def test_length_does_not_predict_the_label(split, families):
     n = 120 * len(families)
     pairs = make_pairs(n, n, n, seed=5)[split]
-    baseline = length_baseline(pairs)
-    assert set(baseline) == set(families) | {"all"}
-    for family, accuracy in baseline.items():
-        assert 0.4 <= accuracy <= 0.6, (family, accuracy)
+    result = evaluate(LengthJudge(), pairs)
+    assert set(result.subsets) == set(families)
+    for family, score in [*result.subsets.items(), ("all", result.pooled)]:
+        assert 0.4 <= score.accuracy <= 0.6, (family, score.accuracy)
+        assert score.length_baseline == score.accuracy
 
 
 def test_politeness_does_not_predict_the_label():

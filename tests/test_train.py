@@ -31,7 +31,8 @@ def save_judge_tiny(directory: Path) -> Path:
     tok.decoder = decoders.ByteLevel()
     template = ("[User Question]\n\n[The Start of Assistant A's Answer]\n[The End of Assistant A's Answer]\n\n"
                 "[The Start of Assistant B's Answer]\n[The End of Assistant B's Answer]")
-    corpus = tiny._CORPUS + list(SYSTEM.values()) + [template, "<|im_start|>system\nuser\nassistant\n"] + WORDS
+    system = [SYSTEM["indicator"], SYSTEM["cot"], SYSTEM["cot"]]  # fixed: the vocabulary (and so the test) stays put
+    corpus = tiny._CORPUS + system + [template, "<|im_start|>system\nuser\nassistant\n"] + WORDS
     trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=tiny.SPECIALS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(corpus * 20, trainer)
@@ -110,7 +111,7 @@ def test_bt_loss_falls_params_change_and_overfits(bt_run, judge_tiny):
     before = _state(AutoModelForSequenceClassification.from_pretrained(judge_tiny, num_labels=1))
     after = _state(AutoModelForSequenceClassification.from_pretrained(bt_run / "checkpoint"))
     assert_all_changed(before, after)
-    result = json.loads((bt_run / "eval.json").read_text())
+    result = json.loads((bt_run / "eval" / "results.json").read_text())["pooled"]
     assert result["accuracy"] == 1.0 and result["n"] == 16
     assert result["ci95"][0] > 0.75 and result["ci95"][1] == 1.0
     card = json.loads((bt_run / "checkpoint" / "genrm_judge.json").read_text())
@@ -126,9 +127,9 @@ def test_genrm_loss_falls_params_change_and_overfits_both_orders(genrm_run, judg
     assert history[-1] < 0.2 < history[0], history  # well below chance (ln 2): not just the position prior
     assert_all_changed(_state(AutoModelForCausalLM.from_pretrained(judge_tiny)),
                        _state(AutoModelForCausalLM.from_pretrained(genrm_run / "checkpoint")))
-    result = json.loads((genrm_run / "eval.json").read_text())
+    result = json.loads((genrm_run / "eval" / "results.json").read_text())["pooled"]
     # right for every pair in each order on its own, not only on the mean over orders
-    assert (result["accuracy"], result["accuracy_chosen_first"], result["accuracy_chosen_second"]) == (1.0, 1.0, 1.0)
+    assert (result["accuracy"], result["chosen_first_accuracy"], result["chosen_second_accuracy"]) == (1.0, 1.0, 1.0)
     card = json.loads((genrm_run / "checkpoint" / "genrm_judge.json").read_text())
     assert card["kind"] == "genrm" and card["indicators"] == ["A", "B"] and card["both_orders"] is True
     assert card["template"] == "indicator" and card["train_examples"] == 32  # both orders of 16 pairs
@@ -186,14 +187,14 @@ def test_cli_train_bt_and_genrm(judge_tiny, tmp_path, capsys):
     assert config["method"] == "bt" and config["config"]["max_steps"] == 2
     assert config["config"]["center_rewards_coefficient"] == 0.01 and config["config"]["adam_beta2"] == 0.95
     assert (run / "checkpoint" / "model.safetensors").is_file() and (run / "train_log.json").is_file()
-    result = json.loads((run / "eval.json").read_text())
+    result = json.loads((run / "eval" / "results.json").read_text())["pooled"]
     assert result["n"] == 4 and len(result["ci95"]) == 2
     assert "held-out accuracy" in capsys.readouterr().out
 
     run = tmp_path / "genrm"
     rc = main(["train", "genrm", "--model", str(judge_tiny), "--data", str(data), "--out", str(run),
                "max_steps=1", "lora.r=4", "disable_tqdm=true"])
-    assert rc == 0 and (run / "checkpoint" / "genrm_judge.json").is_file() and not (run / "eval.json").exists()
+    assert rc == 0 and (run / "checkpoint" / "genrm_judge.json").is_file() and not (run / "eval").exists()
     assert not any("lora" in name for name in json.loads((run / "checkpoint" / "config.json").read_text()))
 
     rc = main(["train", "bt", "--model", str(judge_tiny), "--data", str(data), "--out", str(tmp_path / "bad"),

@@ -19,13 +19,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="same as --size tiny")
     parser.add_argument("--seed", type=int, default=0, help="seed of the built-in data (default 0)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one size setting, e.g. --set bt_steps=50 (see genrm/demo.py SIZES)")
+                        help="override one setting of genrm.demo.DemoConfig, e.g. --set genrm.max_steps=50 (see SIZES there)")
 
 
 def run(args) -> int:
     from rich.console import Console
 
-    from genrm.config import parse_overrides
+    from genrm.config import ConfigError, parse_overrides
     from genrm.demo import print_table, run_demo
 
     console = Console()
@@ -33,13 +33,9 @@ def run(args) -> int:
     try:
         results = run_demo(args.out, model=args.model, size=size, overrides=parse_overrides(args.overrides),
                            seed=args.seed, console=console)
-    except ValueError as err:
+    except (ConfigError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1
-    print_table(results, console, title=f"genrm demo: {args.model} (size {size})")
-    console.print("length baseline = pick the longer response; accuracy in %, Wilson 95% CI, n pairs.", highlight=False)
     console.print(f"wrote {args.out}/results.json, {args.out}/report.md, {args.out}/accuracy.png", highlight=False)
-    missing = [name for name, m in results["methods"].items() if m.get("status") != "done"]
-    if missing:
-        console.print(f"[yellow]not available: {', '.join(missing)}[/yellow]", highlight=False)
+    print_table(results, console, title=f"genrm demo: {args.model} (size {size})")
     return 0

@@ -1,70 +1,70 @@
 """genrm rs --policy M --judge J --prompts P.jsonl --n N --out FILE.jsonl [beta=1.0] [key=value ...]
 
 Statistical rejection sampling (RSO): sample N candidates per prompt, score them with the judge
-(BT reward, or the round-robin Bradley-Terry strength for pairwise judges), accept each with
-probability exp((r - M) / beta), M = the largest reward among the prompt's candidates. Seeded
-(`seed=`): the same seed gives the same samples and the same accept decisions. Each output row
-adds `rs` (beta, bound M, acceptance probabilities, accepted indices, acceptance rate) and
+(a pointwise judge's reward, or the round-robin Bradley-Terry strength for pairwise judges), accept
+each with probability exp((r - M) / beta), M = the largest reward among the prompt's candidates.
+Seeded (`seed=`): the same seed gives the same samples and the same accept decisions. Each output
+row adds `rs` (beta, bound M, acceptance probabilities, accepted indices, acceptance rate) and
 `accepted` (the accepted texts); the summary (FILE.summary.json + a table) gives the acceptance
 rate. Other options as for `genrm bon` (ranking=auto|score|round_robin).
 """
 from __future__ import annotations
 
-from genrm.commands.bon import DEFAULTS as BON_DEFAULTS
-from genrm.commands.bon import add_common_arguments
-
-DEFAULTS = {**BON_DEFAULTS, "beta": 1.0}
-
 
 def add_arguments(parser) -> None:
-    add_common_arguments(parser, DEFAULTS)
+    from genrm.commands.sampling_options import add_arguments as add
+
+    add(parser, "candidates")
 
 
 def run(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from dataclasses import asdict
 
-    from genrm.bon import mean_ci, rejection_sample
-    from genrm.commands.bon import options, stream, summary_path
+    from rich.console import Console
+
+    from genrm.bon import mean_ci, rejection_sample, stream
+    from genrm.commands.sampling_options import config as options
+    from genrm.commands.sampling_options import summary_path
     from genrm.config import ConfigError
     from genrm.data import DataError
+    from genrm.eval.report import rich_table
     from genrm.runs import atomic_write_json
 
     console = Console()
 
     def finish(record: dict) -> dict:
         rewards = [c["score"] for c in record["candidates"]]
-        result = rejection_sample(rewards, config["beta"], seed=config["seed"], key=record["id"])
-        record["rs"] = {"beta": config["beta"], "bound": result.bound, "probs": result.probs,
+        result = rejection_sample(rewards, config.beta, seed=config.seed, key=record["id"])
+        record["rs"] = {"beta": config.beta, "bound": result.bound, "probs": result.probs,
                         "accepted": result.accepted, "acceptance_rate": result.acceptance_rate}
         record["accepted"] = [record["candidates"][i]["text"] for i in result.accepted]
         return record
 
     try:
-        config = options(args, DEFAULTS)
-        if config["ranking"] == "knockout":
+        config = options(args)
+        if config.ranking == "knockout":
             raise ConfigError("rejection sampling needs a reward per candidate: use ranking=score (BT) or round_robin")
-        if not config["beta"] or config["beta"] <= 0:
-            raise ConfigError(f"beta must be positive, got {config['beta']}")
-        records = stream(args, config, need_scores=True, finish=finish)
+        if config.beta <= 0:
+            raise ConfigError(f"beta must be positive, got {config.beta}")
+        records = stream(args.policy, args.judge, args.prompts, args.n, args.out, config, need_scores=True,
+                         resume=args.resume, finish=finish)
     except (ConfigError, DataError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1
     total = sum(len(r["candidates"]) for r in records)
     accepted = sum(len(r["rs"]["accepted"]) for r in records)
-    summary = {"policy": args.policy, "judge": args.judge, "prompts": args.prompts, "n": args.n, "beta": config["beta"],
-               "options": config, "ranking": records[0]["ranking"] if records else None,
+    summary = {"policy": args.policy, "judge": args.judge, "prompts": args.prompts, "n": args.n, "beta": config.beta,
+               "options": asdict(config), "ranking": records[0]["ranking"] if records else None,
                "candidates": total, "accepted": accepted, "acceptance_rate": accepted / total if total else 0.0,
                "acceptance_rate_per_prompt": mean_ci([r["rs"]["acceptance_rate"] for r in records]),
                "accepted_score": mean_ci([r["candidates"][i]["score"] for r in records for i in r["rs"]["accepted"]]),
                "candidate_score": mean_ci([c["score"] for r in records for c in r["candidates"]]), "out": args.out}
     atomic_write_json(summary_path(args.out), summary)
-    table = Table(title=f"rejection sampling, beta={config['beta']}: {args.policy} scored by {args.judge}")
-    for col in ("prompts", "candidates", "accepted", "acceptance rate", "mean accepted score", "mean candidate score"):
-        table.add_column(col)
-    table.add_row(str(len(records)), str(total), str(accepted), f"{summary['acceptance_rate']:.3f}",
-                  _mean(summary["accepted_score"]), _mean(summary["candidate_score"]))
-    console.print(table)
+    console.print(rich_table(("prompts", "candidates", "accepted", "acceptance rate", "mean accepted score",
+                              "mean candidate score"),
+                             [[str(len(records)), str(total), str(accepted), f"{summary['acceptance_rate']:.3f}",
+                               _mean(summary["accepted_score"]), _mean(summary["candidate_score"])]],
+                             f"rejection sampling, beta={config.beta}: {args.policy} scored by {args.judge}"))
     console.print(f"wrote {args.out} and {summary_path(args.out)}", highlight=False, soft_wrap=True)
     return 0
 

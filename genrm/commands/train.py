@@ -4,7 +4,7 @@ Trains a Bradley-Terry RM (TRL RewardTrainer) or an indicator-token GenRM (TRL S
 `key=value` overrides reach the trainer config (max_steps=3, learning_rate=1e-6,
 center_rewards_coefficient=0.01) or genrm's own keys (lora.r=8, freeze_layers=20, max_length=512).
 Writes RUN/checkpoint, RUN/config.yaml (resolved), RUN/train_log.json and, with --eval-data,
-RUN/eval.json (accuracy, n, Wilson 95% CI).
+RUN/eval/ (results.json, report.md, chart.png: accuracy, n, Wilson 95% CI, per subset and order).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
         p.add_argument("--model", default="smollm2-135m", help="base model: HF id, local dir or 'smollm2-135m' (default)")
         p.add_argument("--data", required=True, help="training preference data (file, directory or hub id)")
         p.add_argument("--out", required=True, help="run directory")
-        p.add_argument("--eval-data", default=None, help="held-out preference data; writes RUN/eval.json")
+        p.add_argument("--eval-data", default=None, help="held-out preference data; writes RUN/eval/results.json")
         p.add_argument("--split", default=None, help="split of a hub dataset or snapshot directory (training data)")
         p.add_argument("--config", default=None, help="YAML file of trainer/genrm settings")
         p.add_argument("overrides", nargs="*", metavar="key=value",
@@ -78,9 +78,12 @@ def run(args) -> int:
     if eval_pairs is not None:
         import json
 
-        result = json.loads((run_dir.path / "eval.json").read_text())
-        low, high = result["ci95"]
-        table.add_row("held-out accuracy", f"{result['accuracy']:.3f} (n={result['n']}, 95% CI {low:.3f}-{high:.3f})")
+        from genrm.eval.report import fmt_score
+        from genrm.types import EvalResult
+
+        result = EvalResult.from_dict(json.loads((run_dir.path / "eval" / "results.json").read_text()))
+        table.add_row("held-out accuracy %", f"{fmt_score(result.pooled, with_n=True)}, length baseline "
+                      f"{100 * result.pooled.length_baseline:.1f}")
     table.add_row("checkpoint", str(checkpoint))
     console.print(table)
     return 0

@@ -1,26 +1,24 @@
-"""Judgments journaled as they are made, so a killed `genrm eval` resumes where it stopped.
+"""Judgments journaled as they are made, so a killed evaluation resumes where it stopped.
 
-`OUT/judgments.jsonl` opens with the judge's identity (kind, model, options, and the size and
-modification time of a local checkpoint's weight files), then holds one line
-per judged pair, keyed by a hash of the pair's content (not its file position). Pairs are judged in
-chunks of similar length (so length-sorted batching keeps its effect); each chunk is appended,
-fsynced, before the next starts. A rerun with the same OUT reuses every journaled judgment and
-judges only the rest; a journal of another judge is an error, never silently mixed in.
+`OUT/judgments.jsonl` (a runs.Journal) opens with the judge's identity (kind, model, options, and
+the size and modification time of a local checkpoint's weight files), then holds one line per
+judged pair, keyed by the pair's content hash (PreferencePair.key, not its file position). Pairs
+are judged in chunks of similar length (so length-sorted batching keeps its effect); each chunk is
+appended, fsynced, before the next starts. A rerun with the same OUT reuses every journaled
+judgment and judges only the rest; a journal of another judge is an error, never mixed in.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from genrm.judges.shard import is_main_process, judge_all, wait_for_everyone
-from genrm.runs import JsonlWriter, read_jsonl
+from genrm.runs import Journal
+from genrm.shard import is_main_process, judge_all, wait_for_everyone
 from genrm.types import Judgment, PreferencePair
 
 NAME = "judgments.jsonl"
-IDENTITY_ATTRS = ("indicators", "both_orders", "max_length")
+IDENTITY_ATTRS = ("indicators", "both_orders", "order_seed", "max_length", "template")
 
 
 def identity(judge, model: str | None = None) -> dict:
@@ -35,17 +33,7 @@ def identity(judge, model: str | None = None) -> dict:
         root = Path(str(out["model"]))
         out["weights"] = {str(f.relative_to(root)): [f.stat().st_size, f.stat().st_mtime_ns]
                           for f in sorted(root.rglob("*")) if f.suffix in (".safetensors", ".bin") and f.is_file()}
-    return json.loads(json.dumps(out, default=str))  # tuples -> lists, as they read back
-
-
-def record_bytes(item) -> bytes:
-    """An evaluated record's content (not where it was read from), as canonical JSON."""
-    record = {k: v for k, v in vars(item).items() if k != "source"}
-    return json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
-
-
-def pair_key(pair: PreferencePair) -> str:
-    return hashlib.sha256(record_bytes(pair)).hexdigest()[:24]
+    return out
 
 
 def _size(pair: PreferencePair) -> int:
@@ -60,33 +48,20 @@ def judge_journaled(judge, pairs: Sequence[PreferencePair], out: str | Path | No
         return judge_all(judge, pairs, batch_size, progress), 0
     from tqdm.auto import tqdm
 
-    path, ident = Path(out) / NAME, identity(judge, model)
-    rows = read_jsonl(path)
-    if rows and rows[0].get("judge") != ident:
-        raise ValueError(f"{path} holds judgments of another judge ({rows[0].get('judge')}); "
-                         f"use another --out or delete the file to start over")
-    done = {r["key"]: Judgment(**r["judgment"]) for r in rows[1:]}
-    keys = [pair_key(p) for p in pairs]
-    reused = sum(k in done for k in keys)
+    keys = [p.key for p in pairs]
+    journal = Journal(Path(out) / NAME, key=lambda r: r["key"], header={"judge": identity(judge, model)},
+                      writable=is_main_process())
+    reused = sum(k in journal for k in keys)
     # one index per key still to judge (a pair repeated in the data is judged once), shortest first
-    todo = sorted({k: i for i, k in enumerate(keys) if k not in done}.values(), key=lambda i: _size(pairs[i]))
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in journal}.values(), key=lambda i: _size(pairs[i]))
     wait_for_everyone()  # every process has read the journal before the main process appends to it
-    writer = JsonlWriter(path) if is_main_process() else None
-    try:
-        if writer and not rows:
-            writer.write([{"judge": ident}])
-        chunk = chunk or 8 * batch_size
-        unique = len(set(keys))
-        with tqdm(total=unique, initial=unique - len(todo), desc="judging pairs", unit="pair", disable=not progress) as bar:
-            for start in range(0, len(todo), chunk):
-                idx = todo[start:start + chunk]
-                judgments = judge_all(judge, [pairs[i] for i in idx], batch_size)
-                for i, j in zip(idx, judgments):
-                    done[keys[i]] = j
-                if writer:
-                    writer.write([{"key": keys[i], "judgment": asdict(j)} for i, j in zip(idx, judgments)])
-                bar.update(len(idx))
-    finally:
-        if writer:
-            writer.close()
-    return [done[k] for k in keys], reused
+    chunk = chunk or 8 * batch_size
+    unique = len(set(keys))
+    with journal, tqdm(total=unique, initial=unique - len(todo), desc="judging pairs", unit="pair",
+                       disable=not progress) as bar:
+        for start in range(0, len(todo), chunk):
+            idx = todo[start:start + chunk]
+            judgments = judge_all(judge, [pairs[i] for i in idx], batch_size)
+            journal.append({"key": keys[i], "judgment": asdict(j)} for i, j in zip(idx, judgments))
+            bar.update(len(idx))
+    return [Judgment(**journal[k]["judgment"]) for k in keys], reused

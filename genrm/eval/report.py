@@ -1,138 +1,201 @@
-"""Eval outputs: results.json, report.md, chart.png (sections and subsets) and the terminal table."""
+"""How results are shown: results.json, report.md, the terminal table and every chart genrm draws.
+
+`write_outputs(result, out)` writes one EvalResult; `chart(panels, path)` is the one plotter
+(an evaluation's sections and subsets, the demo's methods, a STaR run's iterations are all
+panels of bars or lines with 95% intervals and a chance line).
+"""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from genrm.eval import rewardbench as rb
 from genrm.runs import atomic_write_bytes, atomic_write_json, atomic_write_text
+from genrm.types import EvalResult, Score
 
 COLUMNS = ("group", "subset", "n", "accuracy", "95% CI", "length baseline", "chosen first", "chosen second",
            "ties", "unparsed")
 
 
-def _pct(value) -> str:
+def pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def group_of(results: dict, subset: str) -> str:
-    if results["bench"] == "rewardbench":
-        return rb.section_of(subset)
-    if subset in results.get("other_subsets", {}):
+def fmt_score(score: Score | None, with_n: bool = False) -> str:
+    """`71.9 [60-81]` (accuracy % and Wilson 95% CI), optionally with `(n=64)`."""
+    if score is None:
+        return "-"
+    text = pct(score.accuracy)
+    if score.ci95:
+        text += f" [{100 * score.ci95[0]:.0f}-{100 * score.ci95[1]:.0f}]"
+    return text + (f" (n={score.n})" if with_n else "")
+
+
+def md_table(cols: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def rich_table(cols: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None, left: int = 1):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, col in enumerate(cols):
+        table.add_column(col, justify="left" if i < left else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def console_for_output():
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not cut tables at 80 columns
+        console.width = 200
+    return console
+
+
+# ---------------------------------------------------------------- one evaluation
+
+
+def group_of(result: EvalResult, subset: str) -> str:
+    if subset in result.other_subsets:
         return rb.OTHER
-    return "domain" if results["bench"] == "rewardbench2" else "subset"
+    if result.bench == "rewardbench":
+        return rb.section_of(subset)
+    return "domain" if result.bench == "rewardbench2" else "subset"
 
 
-def subset_rows(results: dict) -> list[list[str]]:
+def subset_rows(result: EvalResult) -> list[list[str]]:
     """One row per subset, ordered by group (sections in official order, Other last)."""
     order = list(rb.SECTIONS) + ["Prior Sets", "domain", "subset", rb.OTHER]
     rows = []
-    for name, s in results["subsets"].items():
-        ci = s.get("ci95")
-        rows.append([group_of(results, name), name, str(s["n"]), _pct(s["accuracy"]),
-                     "-" if ci is None else f"{_pct(ci[0])}-{_pct(ci[1])}", _pct(s["length_baseline"]),
-                     _pct(s.get("chosen_first_accuracy")), _pct(s.get("chosen_second_accuracy")),
-                     str(s.get("ties", 0)), str(s.get("unparsed", 0))])
+    for name, s in result.subsets.items():
+        ci = "-" if s.ci95 is None else f"{pct(s.ci95[0])}-{pct(s.ci95[1])}"
+        rows.append([group_of(result, name), name, str(s.n), pct(s.accuracy), ci, pct(s.length_baseline),
+                     pct(s.chosen_first_accuracy), pct(s.chosen_second_accuracy), str(s.ties), str(s.unparsed)])
     return sorted(rows, key=lambda r: (order.index(r[0]), r[1]))
 
 
-def section_rows(results: dict) -> list[list[str]]:
-    length = results["length_baseline"]
-    rows = [[name, _pct(score), _pct(length["sections"].get(name))] for name, score in results["sections"].items()]
-    rows.append(["overall", _pct(results["overall"]), _pct(length["overall"])])
-    if results.get("overall_legacy") is not None:
-        rows.append(["overall (legacy, with Prior Sets)", _pct(results["overall_legacy"]), "-"])
+def section_rows(result: EvalResult) -> list[list[str]]:
+    length = result.length_baseline
+    rows = [[name, pct(score), pct(length["sections"].get(name))] for name, score in result.sections.items()]
+    rows.append(["overall", pct(result.overall), pct(length["overall"])])
+    if result.overall_legacy is not None:
+        rows.append(["overall (legacy, with Prior Sets)", pct(result.overall_legacy), "-"])
     return rows
 
 
-def header_lines(results: dict) -> list[str]:
-    pos = results.get("position", {})
-    first = (f"bench {results['bench']} · model {results['model']} · judge {results['judge']} · {results['n']} examples"
-             f" · data sha256 {results['data_hash'][:12]} · genrm {results['genrm_version']}")
-    second = (f"ties {results['counts']['ties']} · unparsed {results['counts']['unparsed']} · accuracy (chosen shown "
-              f"first / second) {_pct(pos.get('chosen_first_accuracy'))} / {_pct(pos.get('chosen_second_accuracy'))}")
-    lines = [first, second]
-    if results.get("other_subsets"):
-        lines.append(f"subsets outside the official list (group {rb.OTHER}, in no section): "
-                     + ", ".join(results["other_subsets"]))
-    partial = [name for name, c in results.get("coverage", {}).items() if not c["complete"]]
+def header_lines(result: EvalResult) -> list[str]:
+    p = result.pooled
+    lines = [
+        (f"bench {result.bench} · model {result.model} · judge {result.judge} · {result.n} examples"
+         f" · data sha256 {result.data_hash[:12]} · genrm {result.genrm_version}"),
+        (f"accuracy {fmt_score(p, with_n=True)} · length baseline {pct(p.length_baseline)} · chance {pct(result.chance)}"
+         f" · ties {result.counts['ties']} · unparsed {result.counts['unparsed']}"),
+        (f"accuracy with the chosen response shown first {pct(p.chosen_first_accuracy)} (n={p.n_chosen_first}) / "
+         f"second {pct(p.chosen_second_accuracy)} (n={p.n_chosen_second})")]
+    if result.other_subsets:
+        lines.append(f"subsets outside the official list (group {rb.OTHER}, in no section): " + ", ".join(result.other_subsets))
+    partial = [name for name, c in result.coverage.items() if not c["complete"]]
     if partial:
         lines.append("partial sections (weights renormalised over the subsets present): " + ", ".join(
-            f"{name} (missing {len(results['coverage'][name]['missing'])})" for name in partial))
-    return lines
+            f"{name} (missing {len(result.coverage[name]['missing'])})" for name in partial))
+    return lines + [f"note: {note}" for note in result.notes]
 
 
-def markdown(results: dict) -> str:
-    def table(cols, rows):
-        return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(r) + " |" for r in rows])
-
-    parts = [f"# {results['bench']} results", "", *[f"- {line}" for line in header_lines(results)], "",
-             "## Sections", "", table(("section", "score", "length baseline"), section_rows(results)), "",
-             "## Subsets (accuracy %, Wilson 95% CI)", "", table(COLUMNS, subset_rows(results)), "",
-             "## Tie and failure policy", "", *[f"- **{k}**: {v}" for k, v in results["tie_policy"].items()], ""]
+def markdown(result: EvalResult) -> str:
+    parts = [f"# {result.bench} results", "", *[f"- {line}" for line in header_lines(result)], "",
+             "## Sections", "", md_table(("section", "score", "length baseline"), section_rows(result)), "",
+             "## Subsets (accuracy %, Wilson 95% CI)", "", md_table(COLUMNS, subset_rows(result)), "",
+             "## Credit policy", "", *[f"- **{k}**: {v}" for k, v in result.tie_policy.items()], ""]
     return "\n".join(parts)
 
 
-def print_table(results: dict, console=None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped or captured: do not cut the table at 80 columns
-            console.width = 200
-    for line in header_lines(results):
+def print_table(result: EvalResult, console=None) -> None:
+    console = console or console_for_output()
+    for line in header_lines(result):
         console.print(line, highlight=False, soft_wrap=True)
-    subsets = Table(title="subsets (accuracy %)")
-    for col in COLUMNS:
-        subsets.add_column(col, justify="left" if col in ("group", "subset") else "right")
-    for row in subset_rows(results):
-        subsets.add_row(*row)
-    console.print(subsets)
-    sections = Table(title="sections")
-    for col in ("section", "score", "length baseline"):
-        sections.add_column(col, justify="left" if col == "section" else "right")
-    for row in section_rows(results):
-        sections.add_row(*row)
-    console.print(sections)
+    console.print(rich_table(COLUMNS, subset_rows(result), "subsets (accuracy %)", left=2))
+    console.print(rich_table(("section", "score", "length baseline"), section_rows(result), "sections"))
 
 
-def plot(results: dict, path: str | Path) -> None:
+def result_panels(result: EvalResult) -> list[Panel]:
+    length = result.length_baseline
+    sections = {**result.sections, **({"overall": result.overall} if result.overall is not None else {})}
+    section_length = {**length["sections"], "overall": length["overall"]}
+    names = [row[1] for row in subset_rows(result)]  # grouped by section, Other last
+    judge = result.judge or "judge"
+    panels = []
+    if sections:
+        panels.append(Panel(f"{result.bench} sections · {result.model}", list(sections),
+                            {judge: [(sections[k], None) for k in sections],
+                             "length baseline": [(section_length.get(k), None) for k in sections]}, result.chance))
+    labels = [f"{n} ({rb.OTHER})" if n in result.other_subsets else n for n in names]
+    panels.append(Panel(f"{result.bench} subsets · {result.model}", labels,
+                        {judge: [(result.subsets[n].accuracy, result.subsets[n].ci95) for n in names],
+                         "length baseline": [(result.subsets[n].length_baseline, None) for n in names]}, result.chance))
+    return panels
+
+
+def write_outputs(result: EvalResult, out: str | Path) -> None:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "results.json", result.to_dict())
+    atomic_write_text(out / "report.md", markdown(result))
+    chart(result_panels(result), out / "chart.png")
+
+
+# ---------------------------------------------------------------- the one plotter
+
+
+@dataclass
+class Panel:
+    """One chart panel: x categories, series of (value, [low, high] or None) per category, a chance line."""
+
+    title: str
+    categories: list[str]
+    series: dict[str, list[tuple[float | None, list[float] | None]]]
+    chance: float | None = 0.5
+    style: str = "bar"  # or "line"
+    xlabel: str = ""
+    ylabel: str = "accuracy % (95% CI)"
+    notes: list[str] = field(default_factory=list)
+
+
+def chart(panels: Sequence[Panel], path: str | Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    length = results["length_baseline"]
-    sections, section_length = dict(results["sections"]), dict(length["sections"])
-    if results["overall"] is not None:
-        sections["overall"], section_length["overall"] = results["overall"], length["overall"]
-    order = [row[1] for row in subset_rows(results)]  # grouped by section, Other last
-    groups = [("sections", sections, section_length),
-              ("subsets", {k: results["subsets"][k]["accuracy"] for k in order},
-               {k: results["subsets"][k]["length_baseline"] for k in order})]
-    groups = [g for g in groups if g[1]]
-    fig, axes = plt.subplots(len(groups), 1, figsize=(max(6, 0.5 * len(results["subsets"]) + 3), 4 * len(groups)),
-                             squeeze=False)
-    for ax, (title, scores, baseline) in zip(axes[:, 0], groups):
-        names = list(scores)
-        xs = range(len(names))
-        ax.bar([x - 0.2 for x in xs], [100 * scores[n] for n in names], width=0.4, label=results["judge"] or "judge")
-        ax.bar([x + 0.2 for x in xs], [100 * (baseline.get(n) or 0) for n in names], width=0.4, label="length baseline",
-               alpha=0.6)
-        if title == "subsets":
-            ci = [results["subsets"][n].get("ci95") for n in names]
-            for x, n, c in zip(xs, names, ci):
-                if c:
-                    ax.errorbar(x - 0.2, 100 * scores[n], yerr=[[100 * (scores[n] - c[0])], [100 * (c[1] - scores[n])]],
-                                color="black", capsize=2)
-        ax.axhline(25 if results["bench"] == "rewardbench2" else 50, color="grey", ls="--", lw=0.8)
-        labels = [f"{n} ({rb.OTHER})" if n in results.get("other_subsets", {}) else n for n in names]
-        ax.set_xticks(list(xs), labels, rotation=45, ha="right", fontsize=8)
-        ax.set_ylim(0, 100)
-        ax.set_ylabel("accuracy %")
-        ax.set_title(f"{results['bench']} {title} · {results['model']}", fontsize=9)
-        ax.legend(fontsize=7)
+    width = max(6.0, max(0.55 * len(p.categories) * max(1, len(p.series)) / 2 + 3 for p in panels))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, 4 * len(panels)), squeeze=False)
+    for ax, panel in zip(axes[:, 0], panels):
+        xs = list(range(len(panel.categories)))
+        k = len(panel.series)
+        for i, (name, points) in enumerate(panel.series.items()):
+            shift = (i - (k - 1) / 2) * (0.8 / k) if panel.style == "bar" else 0.0
+            pts = [(x + shift, v, ci) for x, (v, ci) in zip(xs, points) if v is not None]
+            if not pts:
+                continue
+            px, py = [p[0] for p in pts], [100 * p[1] for p in pts]
+            err = [[100 * (v - ci[0]) if ci else 0 for _, v, ci in pts], [100 * (ci[1] - v) if ci else 0 for _, v, ci in pts]]
+            has_err = any(ci for *_, ci in pts)
+            if panel.style == "bar":
+                ax.bar(px, py, width=0.8 / k, label=name, yerr=err if has_err else None, capsize=2)
+            else:
+                ax.errorbar(px, py, yerr=err if has_err else None, marker="o", capsize=3, label=name)
+        if panel.chance is not None:
+            ax.axhline(100 * panel.chance, color="grey", ls="--", lw=0.8)
+        ax.set_xticks(xs, panel.categories, rotation=30 if panel.style == "bar" else 0, ha="right" if panel.style == "bar" else "center",
+                      fontsize=8)
+        ax.set(ylim=(0, 100), ylabel=panel.ylabel, xlabel=panel.xlabel)
+        ax.set_title(panel.title, fontsize=9)
+        if panel.series:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
@@ -140,9 +203,15 @@ def plot(results: dict, path: str | Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def write_outputs(results: dict, out: str | Path) -> None:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "results.json", results)
-    atomic_write_text(out / "report.md", markdown(results))
-    plot(results, out / "chart.png")
+def iteration_panel(metrics: dict, title: str) -> Panel:
+    """Accuracy per STaR iteration for each evaluation set (iteration 0 = the starting model)."""
+    stages = ([(0, metrics["baseline"])] if metrics.get("baseline") else []) + \
+             [(e["iteration"], e["eval"]) for e in metrics["iterations"]]
+    names = sorted({name for _, ev in stages for name, s in ev.items() if isinstance(s, dict) and "accuracy" in s})
+    series = {}
+    for name in names:
+        n = next((ev[name]["n"] for _, ev in reversed(stages) if name in ev), "?")
+        series[f"{name} (n={n})"] = [(ev[name]["accuracy"], ev[name]["ci95"]) if name in ev else (None, None)
+                                     for _, ev in stages]
+    return Panel(title, [str(it) for it, _ in stages], series, style="line",
+                 xlabel="STaR iteration (0 = starting model)", ylabel="CoT judge accuracy % (95% CI)")

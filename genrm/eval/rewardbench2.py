@@ -15,7 +15,9 @@ chosen[i] vs rejected[j], which any judge scores; the row is then credited from 
   0.01 margin term) on per-completion scores. Pairwise judges have no scalar score, so a completion
   scores its mean win probability against the other side (a correct answer: mean p over the
   incorrect ones; an incorrect answer: mean 1-p over the correct ones).
-Overall = mean of the domains present.
+Overall = mean of the domains present. A judge that guesses scores 1/4 as a pointwise judge and
+1/8 as a pairwise one (it must win three comparisons): pairwise figures are not comparable with the
+leaderboard's, and every report says so (PAIRWISE_NOTE).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrm.data import DataError
-from genrm.eval.rewardbench import credit, is_classifier, probability_credit
+from genrm.eval.credit import credit, is_pointwise, probability_credit
 from genrm.types import Judgment, PreferencePair
 
 DOMAINS = ("Factuality", "Precise IF", "Math", "Safety", "Focus", "Ties")
@@ -41,6 +43,10 @@ BEST_OF_POLICY = {
                    "probability against the other side",
 }
 
+PAIRWISE_NOTE = ("pairwise judge: a row counts only when the chosen response wins all three of its comparisons, so "
+                 "a judge that guesses scores 1/8 (not the 1/4 of a best-of-4 pick); these figures are not comparable "
+                 "with RewardBench 2 leaderboard scores of pointwise reward models")
+
 
 @dataclass(frozen=True)
 class BestOfRow:
@@ -54,15 +60,15 @@ class BestOfRow:
 
 def load_rows(source: str | Path, split: str | None = None) -> list[BestOfRow]:
     """Rows of a RewardBench 2 file, directory or hub id; DataError names file, row and field."""
-    from genrm.data import _data_files, _file_rows, _hub_rows  # the row readers of the data layer
+    from genrm.data import data_files, file_rows, hub_rows
 
     path = Path(source)
     if path.is_dir():
-        files = [(str(f), _file_rows(f)) for f in _data_files(path, split)]
+        files = [(str(f), file_rows(f)) for f in data_files(path, split)]
     elif path.is_file():
-        files = [(str(path), _file_rows(path))]
+        files = [(str(path), file_rows(path))]
     elif re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)) and not str(source).startswith("."):  # a hub id
-        files = [(str(source), _hub_rows(str(source), split or "test"))]
+        files = [(str(source), hub_rows(str(source), split or "test"))]
     else:
         raise DataError(str(source), None, None, "no such file or directory", "missing_file")
     rows = [row_to_best_of(raw, where, n) for where, reader in files for n, raw in reader]
@@ -149,7 +155,7 @@ def pairwise_credit(credits: Sequence[float]) -> float:
 def completion_scores(grid: list[list[Judgment]]) -> tuple[list[float], list[float]]:
     """(chosen scores, rejected scores) of one row: the reward where the judge gives one, else the
     mean win probability against the other side."""
-    if all(is_classifier(j) for line in grid for j in line):
+    if all(is_pointwise(j) for line in grid for j in line):
         chosen = [sum(j.score_chosen for j in line) / len(line) for line in grid]
         rejected = [sum(line[r].score_rejected for line in grid) / len(grid) for r in range(len(grid[0]))]
         return chosen, rejected
@@ -161,7 +167,7 @@ def completion_scores(grid: list[list[Judgment]]) -> tuple[list[float], list[flo
 def row_credit(grid: list[list[Judgment]]) -> float:
     """Best-of-n credit of a (non-Ties) row with one chosen response."""
     line = grid[0]
-    if all(is_classifier(j) for j in line):
+    if all(is_pointwise(j) for j in line):
         return top_credit(line[0].score_chosen, [j.score_rejected for j in line])
     return pairwise_credit([credit(j) for j in line])
 
@@ -201,13 +207,10 @@ def ties_score(items: Sequence[tuple[str, list[float], list[float]]]) -> dict:
     return parts
 
 
-def length_grid(row: BestOfRow) -> tuple[list[float], list[float]]:
-    """Scores of the length baseline (characters)."""
-    return [float(len(c)) for c in row.chosen], [float(len(r)) for r in row.rejected]
-
-
-def position_credit(grid: list[list[Judgment]], attribute: str) -> float | None:
-    values = [getattr(j, attribute) for line in grid for j in line]
+def position_credit(grid: list[list[Judgment]], order: str) -> float | None:
+    """Mean per-order credit ("chosen_first" / "chosen_second") over a row's comparisons, or None
+    when the judge did not show that order in every comparison."""
+    values = [getattr(j, f"p_{order}") for line in grid for j in line]
     if any(v is None for v in values):
         return None
     return sum(probability_credit(v) for v in values) / len(values)

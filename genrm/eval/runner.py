@@ -1,21 +1,30 @@
-"""Run a judge over a benchmark and score it: `evaluate(judge, data, bench=...) -> results dict`.
+"""The one evaluation path: `evaluate(judge, pairs, out=...) -> EvalResult`.
 
-Benches: "rewardbench" (official sections and overall), "ultrafeedback" and "file" (accuracy per
-subset, overall = accuracy over all pairs), "rewardbench2" (best-of-4 rows, see rewardbench2.py).
-The results dict is what `results.json` holds; `out` also gets `report.md` and `chart.png`.
+Every figure genrm prints goes through here: `genrm eval`, `genrm train --eval-data`, each STaR
+iteration, the demo and the benchmarks. Judgments are journaled in `out` (eval/journal.py), so a
+killed evaluation resumes; each pair is credited by the one policy (eval/credit.py), beside the
+length baseline (a judge like the others, judges/length.py) on the same pairs; results are written
+by eval/report.py (results.json, report.md, chart.png).
+
+Benches: "rewardbench" (official sections and overall), "file" (accuracy per subset, overall =
+accuracy over all pairs), "ultrafeedback" (as file), "rewardbench2" (best-of-4 rows, rewardbench2.py).
+`bench=None` picks "rewardbench" when every subset carries an official RewardBench name, else "file".
 """
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from genrm.eval import credit as C
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2
-from genrm.eval.journal import judge_journaled, record_bytes
-from genrm.judges.shard import is_main_process
-from genrm.types import PreferencePair
+from genrm.eval.journal import judge_journaled
+from genrm.shard import is_main_process
+from genrm.stats import wilson
+from genrm.types import EvalResult, Judgment, PreferencePair, Score, record_bytes
 
 BENCHES = ("rewardbench", "rewardbench2", "ultrafeedback", "file")
 DEFAULT_DATA = {"rewardbench": "allenai/reward-bench", "rewardbench2": "allenai/reward-bench-2",
@@ -58,105 +67,125 @@ def data_hash(items: Sequence) -> str:
     return h.hexdigest()
 
 
-def evaluate(judge, data: Sequence, bench: str = "rewardbench", out: str | Path | None = None, batch_size: int = 8,
+def detect_bench(items: Sequence) -> str:
+    return "rewardbench" if rb.is_rewardbench({x.subset for x in items}) else "file"
+
+
+def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | None = None, batch_size: int = 8,
              progress: bool = False, model: str | None = None, data_source: str | None = None,
-             chunk: int | None = None) -> dict:
-    """Judge every pair (or best-of-4 row), score under the official rules, write results to `out`.
-    With `out`, judgments are journaled as they are made (eval/journal.py): a rerun resumes."""
+             chunk: int | None = None) -> EvalResult:
+    """Judge every pair (or best-of-4 row), credit it under the one policy, score subsets and
+    sections; with `out`, journal the judgments (a rerun resumes) and write results.json,
+    report.md and chart.png there."""
     from genrm import __version__
+    from genrm.judges.length import LengthJudge
 
     if not data:
         raise ValueError("nothing to evaluate: no pairs")
-
-    pairs = rb2.expand(data) if bench == "rewardbench2" else data
+    bench = bench or detect_bench(data)
+    start = time.time()
+    best_of = bench == "rewardbench2"
+    if best_of:  # the Ties metric reads vote shares: draw every vote
+        judge = exact_probabilities(judge)
+    pairs = rb2.expand(data) if best_of else list(data)
     judgments, resumed = judge_journaled(judge, pairs, out, batch_size, progress, model, chunk)
-    body = _score_best_of(data, judgments) if bench == "rewardbench2" else _score_pairs(data, judgments, bench)
-    results = {
-        "bench": bench, "model": model or getattr(judge, "name", None), "judge": getattr(judge, "kind", None),
-        "data": data_source, "data_hash": data_hash(data), "n": len(data), "genrm_version": __version__,
-        "tie_policy": dict(rb.TIE_POLICY, **(rb2.BEST_OF_POLICY if bench == "rewardbench2" else {})),
-        "resumed_judgments": resumed, **body,
-    }
+    lengths = LengthJudge().judge(pairs)
+    if len(judgments) != len(pairs):
+        raise ValueError(f"judge returned {len(judgments)} judgments for {len(pairs)} pairs")
+    body = _score_best_of(data, judgments, lengths) if best_of else _score_pairs(pairs, judgments, lengths, bench)
+    result = EvalResult(bench=bench, model=model or getattr(judge, "name", None), judge=getattr(judge, "kind", None),
+                        n=len(data), data=data_source, data_hash=data_hash(data), genrm_version=__version__,
+                        tie_policy=dict(C.TIE_POLICY, **(rb2.BEST_OF_POLICY if best_of else {})),
+                        resumed_judgments=resumed, seconds=round(time.time() - start, 1), **body)
     if out is not None and is_main_process():
         from genrm.eval.report import write_outputs
 
-        write_outputs(results, out)
-    return results
+        write_outputs(result, out)
+    return result
 
 
-# ---------------------------------------------------------------- pairwise benches
+def exact_probabilities(judge):
+    """The judge with every vote drawn where p_chosen itself is used, not only the verdict
+    (adaptive CoT stopping keeps verdicts but changes vote shares): judges that stop early say so
+    with `without_early_stop()`."""
+    return judge.without_early_stop() if hasattr(judge, "without_early_stop") else judge
 
 
-def _example(pair: PreferencePair, judgment) -> dict:
-    ex = {"id": pair.id, "subset": pair.subset, "p_chosen": judgment.p_chosen, "correct": rb.credit(judgment),
-          "tie": rb.is_tie(judgment), "parsed": judgment.parsed, "length_correct": rb.length_credit(pair)}
+# ---------------------------------------------------------------- scores of example groups
+
+
+def score_examples(examples: Sequence[dict]) -> Score:
+    """Mean credit, Wilson CI, length baseline, per-order accuracy, ties and unparsed of `examples`."""
+    n = len(examples)
+    acc = sum(e["correct"] for e in examples) / n
+    per_order = {}
+    for order in ("chosen_first", "chosen_second"):
+        values = [e[f"{order}_correct"] for e in examples if f"{order}_correct" in e]
+        per_order[f"{order}_accuracy"] = sum(values) / len(values) if values else None
+        per_order[f"n_{order}"] = len(values)
+    return Score(accuracy=acc, n=n, ci95=wilson(acc, n), length_baseline=sum(e["length_correct"] for e in examples) / n,
+                 ties=sum(e.get("ties", e.get("tie", False)) for e in examples),
+                 unparsed=sum(e.get("unparsed", not e.get("parsed", True)) for e in examples), **per_order)
+
+
+def group_scores(examples: Sequence[dict], group: Callable[[dict], str] = lambda e: e["subset"]) -> dict[str, Score]:
+    groups: dict[str, list[dict]] = {}
+    for e in examples:
+        groups.setdefault(group(e), []).append(e)
+    return {name: score_examples(exs) for name, exs in sorted(groups.items())}
+
+
+def example(pair: PreferencePair, judgment: Judgment, length: Judgment) -> dict:
+    """One pair's record in results.json: its credit under the policy and the values behind it."""
+    ex = {"id": pair.id, "key": pair.key, "subset": pair.subset, "p_chosen": judgment.p_chosen,
+          "correct": C.credit(judgment), "tie": C.is_tie(judgment), "parsed": judgment.parsed,
+          "length_correct": C.credit(length)}
     for key in ("p_chosen_first", "p_chosen_second", "score_chosen", "score_rejected"):
         value = getattr(judgment, key)
         if value is not None:
             ex[key] = value
-    for key, order in (("p_chosen_first", "chosen_first_correct"), ("p_chosen_second", "chosen_second_correct")):
-        if key in ex:
-            ex[order] = rb.probability_credit(ex[key])
+    orders = C.order_credits(judgment)
+    ex.update({f"{order}_correct": value for order, value in orders.items()})
+    if orders:
+        ex["shown"] = "both" if len(orders) == 2 else next(iter(orders))
     if judgment.votes:
         ex["votes"] = dict(judgment.votes)
     return ex
 
 
-def _subset_table(examples: list[dict], group=lambda ex: ex["subset"]) -> dict:
-    groups: dict[str, list[dict]] = {}
+def _score_pairs(pairs: Sequence[PreferencePair], judgments: Sequence[Judgment], lengths: Sequence[Judgment],
+                 bench: str) -> dict:
+    examples = [example(p, j, length) for p, j, length in zip(pairs, judgments, lengths)]
+    subsets = group_scores(examples)
+    pooled = score_examples(examples)
+    body = {"examples": examples, "subsets": subsets, "pooled": pooled,
+            "counts": {"ties": pooled.ties, "unparsed": pooled.unparsed}}
+    if bench != "rewardbench":
+        return {**body, "sections": {}, "overall": pooled.accuracy, "overall_legacy": None,
+                "length_baseline": {"sections": {}, "overall": pooled.length_baseline}}
     for ex in examples:
-        groups.setdefault(group(ex), []).append(ex)
-    table = {}
-    for name, exs in sorted(groups.items()):
-        n = len(exs)
-        acc = sum(e["correct"] for e in exs) / n
-        row = {"accuracy": acc, "n": n, "ci95": rb.wilson(acc, n),
-               "length_baseline": sum(e["length_correct"] for e in exs) / n,
-               "ties": sum(bool(e.get("tie")) for e in exs), "unparsed": sum(not e.get("parsed", True) for e in exs)}
-        for key in ("chosen_first_correct", "chosen_second_correct"):
-            values = [e[key] for e in exs if key in e]
-            row[key.replace("_correct", "_accuracy")] = sum(values) / len(values) if len(values) == n else None
-        table[name] = row
-    return table
-
-
-def _score_pairs(pairs: Sequence[PreferencePair], judgments: Sequence, bench: str) -> dict:
-    if len(judgments) != len(pairs):
-        raise ValueError(f"judge returned {len(judgments)} judgments for {len(pairs)} pairs")
-    examples = [_example(p, j) for p, j in zip(pairs, judgments)]
-    subsets = _subset_table(examples)
-    body = {"examples": examples, "subsets": subsets,
-            "counts": {"ties": sum(e["tie"] for e in examples), "unparsed": sum(not e["parsed"] for e in examples)},
-            "position": _subset_table(examples, group=lambda ex: "all")["all"]}
-    if bench == "rewardbench":
-        for ex in examples:
-            ex["section"] = rb.section_of(ex["subset"])
-        scored = {k: v for k, v in subsets.items() if rb.section_of(k) != rb.OTHER}
-        sections = rb.section_scores({k: v["accuracy"] for k, v in scored.items()})
-        length_sections = rb.section_scores({k: v["length_baseline"] for k, v in scored.items()})
-        body.update(sections=sections, overall=rb.overall_score(sections), overall_legacy=rb.legacy_overall(sections),
-                    length_baseline={"sections": length_sections, "overall": rb.overall_score(length_sections)},
-                    coverage=rb.section_coverage(subsets),
-                    other_subsets={k: v for k, v in subsets.items() if rb.section_of(k) == rb.OTHER})
-    else:
-        pooled = body["position"]
-        body.update(sections={}, overall=pooled["accuracy"], overall_legacy=None,
-                    length_baseline={"sections": {}, "overall": pooled["length_baseline"]})
-    return body
+        ex["section"] = rb.section_of(ex["subset"])
+    official = {k: v for k, v in subsets.items() if rb.section_of(k) != rb.OTHER}
+    sections = rb.section_scores({k: v.accuracy for k, v in official.items()})
+    length_sections = rb.section_scores({k: v.length_baseline for k, v in official.items()})
+    return {**body, "sections": sections, "overall": rb.overall_score(sections),
+            "overall_legacy": rb.legacy_overall(sections),
+            "length_baseline": {"sections": length_sections, "overall": rb.overall_score(length_sections)},
+            "coverage": rb.section_coverage(subsets), "other_subsets": [k for k in subsets if rb.section_of(k) == rb.OTHER]}
 
 
 # ---------------------------------------------------------------- best-of-4 (RewardBench 2)
 
 
-def _score_best_of(rows: Sequence, judgments: Sequence) -> dict:
-    grids = rb2.split_judgments(rows, judgments)
+def _score_best_of(rows: Sequence, judgments: Sequence[Judgment], lengths: Sequence[Judgment]) -> dict:
+    grids, length_grids = rb2.split_judgments(rows, judgments), rb2.split_judgments(rows, lengths)
     examples, ties_items, ties_length = [], [], []
-    for row, grid in zip(rows, grids):
+    for row, grid, length_grid in zip(rows, grids, length_grids):
         chosen_scores, rejected_scores = rb2.completion_scores(grid)
-        length_chosen, length_rejected = rb2.length_grid(row)
+        length_chosen, length_rejected = rb2.completion_scores(length_grid)
         flat = [j for line in grid for j in line]
         ex = {"id": row.id, "subset": row.subset, "chosen_scores": chosen_scores, "rejected_scores": rejected_scores,
-              "comparisons": [j.p_chosen for j in flat], "ties": sum(rb.is_tie(j) for j in flat),
+              "comparisons": [j.p_chosen for j in flat], "ties": sum(C.is_tie(j) for j in flat),
               "unparsed": sum(not j.parsed for j in flat)}
         if row.subset == rb2.TIES:
             ties_items.append((row.id, chosen_scores, rejected_scores))
@@ -164,30 +193,28 @@ def _score_best_of(rows: Sequence, judgments: Sequence) -> dict:
             ex["correct"] = 1.0 if min(chosen_scores) > max(rejected_scores) else 0.0
             ex["length_correct"] = 1.0 if min(length_chosen) > max(length_rejected) else 0.0
         else:
-            ex["correct"] = rb2.row_credit(grid)
-            ex["length_correct"] = rb2.top_credit(length_chosen[0], length_rejected)
-        for attr, key in (("p_chosen_first", "chosen_first_correct"), ("p_chosen_second", "chosen_second_correct")):
-            value = rb2.position_credit(grid, attr)
+            ex["correct"], ex["length_correct"] = rb2.row_credit(grid), rb2.row_credit(length_grid)
+        for order in ("chosen_first", "chosen_second"):
+            value = rb2.position_credit(grid, order)
             if value is not None:
-                ex[key] = value
+                ex[f"{order}_correct"] = value
         examples.append(ex)
-    subsets = _subset_table([dict(e, tie=False, parsed=True) for e in examples])
-    for name, row in subsets.items():
-        exs = [e for e in examples if e["subset"] == name]
-        row["ties"], row["unparsed"] = sum(e["ties"] for e in exs), sum(e["unparsed"] for e in exs)
+    subsets = group_scores(examples)
     if ties_items:
         metric, length_metric = rb2.ties_score(ties_items), rb2.ties_score(ties_length)
-        subsets[rb2.TIES].update(accuracy=metric["score"], metric="ties (official weighted)", components=metric,
-                                 length_baseline=length_metric["score"], ci95=None)
-    domains = {name: row["accuracy"] for name, row in subsets.items() if name in rb2.DOMAINS}
-    length_domains = {name: row["length_baseline"] for name, row in subsets.items() if name in rb2.DOMAINS}
+        t = subsets[rb2.TIES]
+        t.accuracy, t.length_baseline, t.ci95 = metric["score"], length_metric["score"], None
+        t.metric, t.components = "ties (official weighted)", metric
+    domains = {name: s.accuracy for name, s in subsets.items() if name in rb2.DOMAINS}
+    length_domains = {name: s.length_baseline for name, s in subsets.items() if name in rb2.DOMAINS}
+    pointwise = all(C.is_pointwise(j) for j in judgments)
+    pooled = score_examples(examples)
 
     def mean(scores: dict) -> float | None:
         return sum(scores.values()) / len(scores) if scores else None
 
-    return {"examples": examples, "subsets": subsets, "sections": domains, "overall": mean(domains),
+    return {"examples": examples, "subsets": subsets, "pooled": pooled, "sections": domains, "overall": mean(domains),
             "overall_legacy": None, "length_baseline": {"sections": length_domains, "overall": mean(length_domains)},
-            "counts": {"ties": sum(e["ties"] for e in examples), "unparsed": sum(e["unparsed"] for e in examples),
-                       "comparisons": len(judgments)},
-            "position": _subset_table([dict(e, tie=False, parsed=True) for e in examples], group=lambda ex: "all")["all"],
-            "other_subsets": {k: v for k, v in subsets.items() if k not in rb2.DOMAINS}}
+            "counts": {"ties": pooled.ties, "unparsed": pooled.unparsed, "comparisons": len(judgments)},
+            "other_subsets": [k for k in subsets if k not in rb2.DOMAINS],
+            "chance": 0.25 if pointwise else 0.125, "notes": [] if pointwise else [rb2.PAIRWISE_NOTE]}

@@ -21,10 +21,9 @@ from collections.abc import Sequence
 import torch
 from tqdm.auto import tqdm
 
+from genrm.batching import encode, left_pad
 from genrm.generation.base import Completion, SamplingParams
-from genrm.judges.batching import encode, left_pad
-from genrm.models import load_causal_lm, load_tokenizer
-from genrm.prompts import render
+from genrm.models import load_causal_lm, load_tokenizer, render
 from genrm.types import Message
 
 

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 
 from genrm.generation.base import Completion, SamplingParams
 from genrm.generation.hf import sample_seed
-from genrm.models import load_tokenizer, resolve_model
-from genrm.prompts import render
+from genrm.models import load_tokenizer, render, resolve_model
 from genrm.types import Message
 
 

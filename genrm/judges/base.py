@@ -1,19 +1,24 @@
-"""The Judge protocol and `load_judge`, which rebuilds any judge from a checkpoint or model id.
+"""The Judge protocols and `load_judge`, which rebuilds any judge from a checkpoint or model id.
+
+Every judge judges pairs (`Judge.judge`). A pointwise judge (BT, the length baseline) also scores
+one response at a time (`PointwiseJudge.score`): best-of-N, rejection sampling and the GRPO
+adapter ask for that capability with `isinstance(judge, PointwiseJudge)`, never by kind.
 
 A judge directory may hold `genrm_judge.json` (the judge card written at export). Without one,
 a sequence-classification checkpoint with one label is a Bradley-Terry judge and a chat causal
-LM is a zero-shot indicator judge.
+LM is a zero-shot indicator judge. The name "length" is the length baseline.
 """
 from __future__ import annotations
 
 import importlib
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from genrm.models import resolve_model
-from genrm.types import Judgment, PreferencePair
+from genrm.types import Judgment, Message, PreferencePair
 
 CARD = "genrm_judge.json"
 # judge kind -> "module:Class"; backends are imported only when used
@@ -21,7 +26,9 @@ JUDGES = {
     "bt": "genrm.judges.bt:BTJudge",
     "genrm": "genrm.judges.indicator:IndicatorJudge",
     "cot": "genrm.judges.cot:CoTJudge",
+    "length": "genrm.judges.length:LengthJudge",
 }
+Response = str | list[Message]
 
 
 @runtime_checkable
@@ -31,6 +38,43 @@ class Judge(Protocol):
 
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
         ...
+
+
+@runtime_checkable
+class PointwiseJudge(Judge, Protocol):
+    def score(self, prompts: Sequence[list[Message]], responses: Sequence[Response], batch_size: int = 8,
+              progress: bool = False) -> list[float]:
+        """The reward of each response (a string or assistant messages) to its prompt, scored alone."""
+        ...
+
+
+def assistant(response: Response) -> list[Message]:
+    return [{"role": "assistant", "content": response}] if isinstance(response, str) else list(response)
+
+
+def judge_pointwise(judge: PointwiseJudge, pairs: Sequence[PreferencePair], batch_size: int = 8,
+                    progress: bool = False) -> list[Judgment]:
+    """Judgments of a pointwise judge: both responses scored alone (see `pointwise_judgments`)."""
+    if not pairs:
+        return []
+    prompts, responses = both_responses(pairs)
+    return pointwise_judgments(judge.score(prompts, responses, batch_size, progress))
+
+
+def both_responses(pairs: Sequence[PreferencePair]) -> tuple[list[list[Message]], list[list[Message]]]:
+    """(prompts, responses): every pair's chosen response, then every pair's rejected one."""
+    return [p.prompt for p in pairs] * 2, [p.chosen for p in pairs] + [p.rejected for p in pairs]
+
+
+def pointwise_judgments(scores: Sequence[float]) -> list[Judgment]:
+    """From the scores of `both_responses`: p_chosen = sigmoid(score_chosen - score_rejected)."""
+    n = len(scores) // 2
+    out = []
+    for chosen, rejected in zip(scores[:n], scores[n:]):
+        diff = chosen - rejected
+        p = 1.0 / (1.0 + math.exp(-diff)) if diff > -700 else 0.0
+        out.append(Judgment(p_chosen=p, score_chosen=chosen, score_rejected=rejected))
+    return out
 
 
 def read_card(path: str) -> dict:
@@ -55,7 +99,11 @@ def detect_kind(path: str) -> str:
 
 def load_judge(path_or_id: str, kind: str | None = None, **options) -> Judge:
     """Rebuild a judge: an exported genrm checkpoint, a plain one-label HF sequence classifier
-    (BT), or a plain chat causal LM (zero-shot indicator judge, or CoT with kind='cot')."""
+    (BT), a plain chat causal LM (zero-shot indicator judge, or CoT with kind='cot'), or "length"."""
+    if path_or_id == "length" or kind == "length":
+        from genrm.judges.length import LengthJudge
+
+        return LengthJudge()
     path = resolve_model(path_or_id)
     if not Path(path, CARD).is_file() and Path(path, "checkpoint", CARD).is_file():
         path = str(Path(path, "checkpoint"))  # a run directory written by `genrm train`

@@ -4,35 +4,55 @@ p_chosen = sigmoid(r_chosen - r_rejected). A conversation is tokenized exactly a
 RewardTrainer tokenizes conversational data in training: `apply_chat_template(prompt + response,
 tokenize=True)`, no generation prompt, no EOS appended (TRL appends EOS only to plain-string data;
 genrm's pairs are always message lists). `conversation_ids` is that one function, shared by
-training (genrm.train.bt) and scoring. The reward is read at the last non-pad token: rows are
-left-padded with a pad token distinct from EOS, so that is the row's last real token.
+training (genrm.train.bt) and scoring. Rows are left-padded and the classifier reads the reward at
+the rightmost token that is not its pad token.
+
+Pad convention. genrm's own checkpoints (with a judge card) pad with a token distinct from EOS, as
+genrm trained them, so the reward is read at the conversation's last token. A checkpoint from
+elsewhere keeps its own pad token: when that is EOS (common for RMs trained with pad = eos), the
+reward is read at the last token that is not EOS, exactly where transformers reads it for the
+unpadded conversation, i.e. where the model was trained to put it.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
+from genrm.batching import map_batches
+from genrm.judges.base import Response, assistant, both_responses, pointwise_judgments
+from genrm.models import default_device, prepare_tokenizer, render_ids, torch_dtype
+from genrm.types import Judgment, Message, PreferencePair
 
-from genrm.judges.batching import map_batches
-from genrm.models import _dtype, default_device, prepare_tokenizer
-from genrm.types import Judgment, PreferencePair
+
+def conversation_ids(tokenizer, prompts: Sequence[list[Message]], responses: Sequence[Response]) -> list[list[int]]:
+    """Token ids of each prompt + response conversation, as TRL's RewardTrainer tokenizes them."""
+    return [render_ids(tokenizer, list(p) + assistant(r)) for p, r in zip(prompts, responses)]
 
 
-def conversation_ids(tokenizer, pairs: Sequence[PreferencePair], which: str) -> list[list[int]]:
-    """Token ids of prompt + `which` ("chosen" or "rejected") for every pair, as TRL tokenizes them."""
-    if which not in ("chosen", "rejected"):
-        raise ValueError(f"which must be 'chosen' or 'rejected', not {which!r}")
-    return [list(tokenizer.apply_chat_template(p.prompt + getattr(p, which), tokenize=True, return_dict=True)["input_ids"])
-            for p in pairs]
+def keep_own_pad(model, tokenizer) -> None:
+    """A foreign checkpoint's pad convention: the model's pad token (else the tokenizer's); only
+    when it has none is a non-EOS pad chosen (then the reward is read at the last token, as it is
+    for an unpadded conversation)."""
+    pad = model.config.get_text_config().pad_token_id
+    if pad is None:
+        pad = model.config.pad_token_id if model.config.pad_token_id is not None else tokenizer.pad_token_id
+    if pad is None:
+        prepare_tokenizer(tokenizer, side="left")
+    else:
+        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(int(pad))
+        tokenizer.padding_side = "left"
 
 
 class BTJudge:
     kind = "bt"
 
-    def __init__(self, model, tokenizer, max_length: int | None = None, name: str = "bt"):
+    def __init__(self, model, tokenizer, max_length: int | None = None, name: str = "bt", own_checkpoint: bool = True):
         self.model, self.name, self.max_length = model, name, max_length
-        self.tokenizer = prepare_tokenizer(tokenizer, side="left", name=name)
-        # the classifier pools at the rightmost token that is not the pad token: make it ours
+        if own_checkpoint:
+            self.tokenizer = prepare_tokenizer(tokenizer, side="left", name=name)
+        else:
+            keep_own_pad(model, tokenizer)
+            self.tokenizer = tokenizer
+        # the classifier pools at the rightmost token that is not the pad token
         model.config.get_text_config().pad_token_id = self.tokenizer.pad_token_id
         model.config.pad_token_id = self.tokenizer.pad_token_id
 
@@ -41,43 +61,44 @@ class BTJudge:
                         max_length: int | None = None, device: str | None = None):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        model = AutoModelForSequenceClassification.from_pretrained(path, dtype=_dtype(dtype))
+        model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch_dtype(dtype))
         if model.config.num_labels != 1:
             raise ValueError(f"{path}: a sequence classifier with {model.config.num_labels} labels is not a reward model (need 1)")
         model = model.to(device or default_device()).eval()
-        return cls(model, AutoTokenizer.from_pretrained(path), max_length=max_length, name=name or path)
+        return cls(model, AutoTokenizer.from_pretrained(path), max_length=max_length, name=name or path,
+                   own_checkpoint=bool(card))
 
-    def rows(self, pairs: Sequence[PreferencePair]) -> list[list[int]]:
-        """Token ids: every pair's chosen conversation, then every pair's rejected one."""
-        rows = conversation_ids(self.tokenizer, pairs, "chosen") + conversation_ids(self.tokenizer, pairs, "rejected")
+    def rows(self, prompts: Sequence[list[Message]], responses: Sequence[Response],
+             ids: Sequence[str] = ()) -> list[list[int]]:
+        """Token ids of each conversation; longer than max_length is an error naming the first."""
+        rows = conversation_ids(self.tokenizer, prompts, responses)
         if self.max_length is not None:
-            n = len(pairs)
-            too_long = [i % n for i, r in enumerate(rows) if len(r) > self.max_length]
+            too_long = [i for i, r in enumerate(rows) if len(r) > self.max_length]
             if too_long:
-                p = pairs[too_long[0]]
+                where = f"pair {ids[too_long[0]]}" if ids else f"conversation #{too_long[0]}"
                 raise ValueError(f"{len(too_long)} conversation(s) exceed max_length={self.max_length} tokens "
-                                 f"(first: pair {p.id} from {p.source}); raise max_length or shorten the data")
+                                 f"(first: {where}, {len(rows[too_long[0]])} tokens); raise max_length or shorten the data")
         return rows
 
-    def scores(self, rows: Sequence[Sequence[int]], batch_size: int = 8, progress: bool = False,
-               sort: bool = True) -> list[float]:
-        """The reward of each token row (read at its last token); `sort=False` batches in input order
-        instead of by length (same scores, more padding: benchmarks/bt_batching.py)."""
+    def row_rewards(self, rows: Sequence[Sequence[int]], batch_size: int = 8, progress: bool = False,
+                    sort: bool = True) -> list[float]:
+        """The reward of each token row; `sort=False` batches in input order instead of by length
+        (same rewards, more padding: benchmarks/bt_batching.py)."""
 
         def reward(batch):
             return self.model(**batch).logits[:, 0]
 
         device = next(self.model.parameters()).device
-        return [float(x) for x in map_batches(rows, reward, self.tokenizer.pad_token_id, device, batch_size, progress, "scoring",
-                                                 sort)]
+        return [float(x) for x in map_batches(rows, reward, self.tokenizer.pad_token_id, device, batch_size, progress,
+                                              "scoring", sort)]
+
+    def score(self, prompts: Sequence[list[Message]], responses: Sequence[Response], batch_size: int = 8,
+              progress: bool = False) -> list[float]:
+        return self.row_rewards(self.rows(prompts, responses), batch_size, progress)
 
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
-        n = len(pairs)
-        if n == 0:
+        if not pairs:
             return []
-        s = self.scores(self.rows(pairs), batch_size, progress)
-        out = []
-        for chosen, rejected in zip(s[:n], s[n:]):
-            p = float(torch.sigmoid(torch.tensor(chosen - rejected, dtype=torch.float64)))
-            out.append(Judgment(p_chosen=p, score_chosen=chosen, score_rejected=rejected))
-        return out
+        prompts, responses = both_responses(pairs)
+        rows = self.rows(prompts, responses, [f"{p.id} from {p.source}" for p in pairs] * 2)
+        return pointwise_judgments(self.row_rewards(rows, batch_size, progress))

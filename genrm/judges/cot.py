@@ -1,6 +1,7 @@
 """CoT-GenRM judge: sample rationales that end in a verdict tag, majority-vote over samples.
 
-For each pair, `votes` samples per order with the `cot` template, both orders by default. The
+For each pair, `votes` samples per order with the `cot` template, both orders by default (else one
+seeded random order per pair, prompts.shown_orders). The
 last `[[A]]`/`[[B]]` tag of a sample is its verdict (prompts.parse_verdict); a sample with no tag
 is counted as unparsed and left out of the vote. p_chosen = share of parsed votes for the chosen
 response (0.5 with parsed=False when no sample parsed). `Judgment.votes` =
@@ -11,7 +12,9 @@ come cannot change the majority: with c votes for chosen, r for rejected and R s
 budget (votes x orders), the verdict is settled once |c - r| > R. Each round draws the fewest
 samples that could settle it. Because a sample's randomness depends only on (seed, prompt,
 sample index) (see generation/hf.py), the verdict is identical to fixed-K voting on the HF
-backend; p_chosen is the vote share among the samples actually drawn.
+backend; p_chosen is the vote share among the samples actually drawn, so consumers of p_chosen
+itself (round-robin ranking, rejection sampling, the RewardBench 2 Ties metric) call
+`without_early_stop()` and draw every vote.
 
 Forced verdicts (`force_verdict=True`, off by default): a sample that ends without a tag is
 continued with "Final verdict: [[" and the model samples the letter (one token, same seed
@@ -26,7 +29,8 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from genrm.generation.base import Completion, SamplingParams, load_generator
-from genrm.prompts import chosen_position, judge_messages, parse_verdict, render
+from genrm.models import render
+from genrm.prompts import chosen_position, judge_messages, parse_verdict, shown_orders
 from genrm.types import Judgment, PreferencePair
 
 
@@ -100,10 +104,10 @@ class CoTJudge:
 
     def __init__(self, generator, votes: int = 8, max_new_tokens: int = 256, temperature: float = 1.0,
                  top_p: float = 0.95, both_orders: bool = True, adaptive: bool = True, seed: int = 0,
-                 force_verdict: bool = False, name: str = "cot"):
+                 force_verdict: bool = False, name: str = "cot", template: str = "cot"):
         if votes < 1:
             raise ValueError(f"votes must be at least 1, not {votes}")
-        self.generator, self.name = generator, name
+        self.generator, self.name, self.template, self.order_seed = generator, name, template, seed
         self.votes, self.both_orders, self.adaptive, self.force_verdict = votes, both_orders, adaptive, force_verdict
         self.params = SamplingParams(n=1, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
         self.tokens_generated = 0  # running total, for throughput and adaptive-stopping reports
@@ -113,10 +117,11 @@ class CoTJudge:
                         max_new_tokens: int | None = None, temperature: float | None = None, top_p: float | None = None,
                         backend: str = "hf", max_length: int | None = None, adaptive: bool | None = None,
                         both_orders: bool | None = None, force_verdict: bool | None = None, seed: int = 0,
-                        **generator_options) -> CoTJudge:
+                        template: str | None = None, order_seed: int | None = None, **generator_options) -> CoTJudge:
         card = card or {}
         given = {"votes": votes, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
-                 "adaptive": adaptive, "both_orders": both_orders, "force_verdict": force_verdict}
+                 "adaptive": adaptive, "both_orders": both_orders, "force_verdict": force_verdict, "template": template}
+        seed = seed if order_seed is None else order_seed
         opts = {k: card[k] for k in given if k in card}
         opts.update({k: v for k, v in given.items() if v is not None})
         generator = load_generator(path, backend=backend, max_length=max_length, **generator_options)
@@ -124,19 +129,29 @@ class CoTJudge:
 
     def card(self) -> dict:
         """The judge card to store with a checkpoint (`genrm_judge.json`)."""
-        return {"kind": "cot", "template": "cot", "votes": self.votes, "both_orders": self.both_orders,
+        return {"kind": "cot", "template": self.template, "votes": self.votes, "both_orders": self.both_orders,
                 "adaptive": self.adaptive, "force_verdict": self.force_verdict, "max_new_tokens": self.params.max_new_tokens,
                 "temperature": self.params.temperature, "top_p": self.params.top_p}
+
+    def without_early_stop(self) -> CoTJudge:
+        """This judge drawing every vote (same samples, exact vote shares); see the module docstring."""
+        import copy
+
+        if not self.adaptive:
+            return self
+        other = copy.copy(self)
+        other.adaptive = False
+        return other
 
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
         if hasattr(self.generator, "batch_size"):
             self.generator.batch_size = batch_size
-        orders = (True, False) if self.both_orders else (True,)
+        orders = [shown_orders(p, self.both_orders, self.order_seed) for p in pairs]
         tallies = [_Tally() for _ in pairs]
         with tqdm(total=len(pairs), desc="cot judging", unit="pair", disable=not progress) as bar:
             active = list(range(len(pairs)))
             while active:
-                plan = {i: next_round(tallies[i], orders, self.votes, self.adaptive) for i in active}
+                plan = {i: next_round(tallies[i], orders[i], self.votes, self.adaptive) for i in active}
                 bar.update(sum(1 for i in active if not plan[i]))
                 active = [i for i in active if plan[i]]
                 groups: dict[tuple[int, int], list[tuple[int, bool]]] = {}
@@ -144,7 +159,7 @@ class CoTJudge:
                     for o, n in plan[i].items():
                         groups.setdefault((tallies[i].drawn(o), n), []).append((i, o))
                 for (first_index, n), members in sorted(groups.items()):
-                    prompts = [judge_messages(pairs[i], o, "cot") for i, o in members]
+                    prompts = [judge_messages(pairs[i], o, self.template) for i, o in members]
                     params = SamplingParams(n=n, temperature=self.params.temperature, top_p=self.params.top_p,
                                             max_new_tokens=self.params.max_new_tokens, seed=self.params.seed)
                     drawn = self.generator.generate(prompts, params, first_index=first_index)
@@ -154,13 +169,13 @@ class CoTJudge:
                         for s in samples:
                             tallies[i].add(o, s.text)
                             self.tokens_generated += s.num_tokens
-        return [self._judgment(t, orders) for t in tallies]
+        return [self._judgment(t, o) for t, o in zip(tallies, orders)]
 
     @staticmethod
     def _judgment(t: _Tally, orders: tuple[bool, ...]) -> Judgment:
         c, r, u = (sum(getattr(t, k).values()) for k in ("chosen", "rejected", "unparsed"))
         p = share(c, r)
-        first = share(t.chosen.get(True, 0), t.rejected.get(True, 0))
+        first = share(t.chosen.get(True, 0), t.rejected.get(True, 0)) if True in orders else None
         second = share(t.chosen.get(False, 0), t.rejected.get(False, 0)) if False in orders else None
         return Judgment(p_chosen=0.5 if p is None else p, parsed=p is not None, p_chosen_first=first,
                         p_chosen_second=second, votes={"chosen": c, "rejected": r, "unparsed": u},

@@ -3,6 +3,7 @@
 One forward pass per order, reading only the last position's logits. Zero-shot on any chat
 model (the paper's LLM-as-judge baseline) or after `genrm train genrm`. By default both orders
 are scored and p_chosen is their mean; per-order values are kept for position-bias reports.
+With `both_orders=False` each pair is shown in one seeded random order (prompts.shown_orders).
 """
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from collections.abc import Sequence
 
 import torch
 
-from genrm.judges.batching import encode, map_batches
-from genrm.models import load_causal_lm, prepare_tokenizer, resolve_model
-from genrm.prompts import indicator_ids, judge_messages, render
+from genrm.batching import encode, map_batches
+from genrm.models import load_causal_lm, prepare_tokenizer, render, resolve_model
+from genrm.prompts import indicator_ids, judge_messages, shown_orders
 from genrm.types import Judgment, PreferencePair
 
 
@@ -20,9 +21,10 @@ class IndicatorJudge:
     kind = "genrm"
 
     def __init__(self, model, tokenizer, indicators: tuple[str, str] = ("A", "B"), both_orders: bool = True,
-                 max_length: int | None = None, name: str = "genrm"):
+                 max_length: int | None = None, name: str = "genrm", order_seed: int = 0, template: str = "indicator"):
         self.model, self.tokenizer, self.name = model, prepare_tokenizer(tokenizer, side="left"), name
         self.indicators, self.both_orders, self.max_length = tuple(indicators), both_orders, max_length
+        self.order_seed, self.template = order_seed, template
         self.ids = indicator_ids(tokenizer, self.indicators)
 
     @classmethod
@@ -30,14 +32,15 @@ class IndicatorJudge:
         from transformers import AutoTokenizer
 
         path, card = resolve_model(path), card or {}
-        opts = {"indicators": tuple(card.get("indicators", ("A", "B"))), "both_orders": card.get("both_orders", True)}
+        opts = {"indicators": tuple(card.get("indicators", ("A", "B"))), "both_orders": card.get("both_orders", True),
+                "template": card.get("template", "indicator")}
         opts.update(options)
         return cls(load_causal_lm(path, dtype=dtype), AutoTokenizer.from_pretrained(path), name=name or path, **opts)
 
-    def prompts(self, pairs: Sequence[PreferencePair]) -> list[str]:
-        """Rendered prompts: chosen-first for every pair, then chosen-second (if both orders)."""
-        orders = (True, False) if self.both_orders else (True,)
-        return [render(self.tokenizer, judge_messages(p, first, "indicator")) for first in orders for p in pairs]
+    def card(self) -> dict:
+        """The judge card to store with a checkpoint (`genrm_judge.json`)."""
+        return {"kind": self.kind, "template": self.template, "indicators": list(self.indicators),
+                "both_orders": self.both_orders}
 
     def p_first(self, texts: Sequence[str], batch_size: int = 8, progress: bool = False) -> list[float]:
         """Probability that the first-shown response is better, for each rendered prompt."""
@@ -54,14 +57,9 @@ class IndicatorJudge:
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
         if not pairs:
             return []
-        p = self.p_first(self.prompts(pairs), batch_size, progress)
-        n = len(pairs)
-        out = []
-        for i in range(n):
-            first = p[i]
-            if not self.both_orders:
-                out.append(Judgment(p_chosen=first, p_chosen_first=first))
-                continue
-            second = 1.0 - p[n + i]
-            out.append(Judgment(p_chosen=(first + second) / 2, p_chosen_first=first, p_chosen_second=second))
-        return out
+        shown = [(i, first) for i, p in enumerate(pairs) for first in shown_orders(p, self.both_orders, self.order_seed)]
+        texts = [render(self.tokenizer, judge_messages(pairs[i], first, self.template)) for i, first in shown]
+        per_pair: list[dict] = [{} for _ in pairs]
+        for (i, first), p in zip(shown, self.p_first(texts, batch_size, progress)):
+            per_pair[i]["p_chosen_first" if first else "p_chosen_second"] = p if first else 1.0 - p
+        return [Judgment(p_chosen=sum(v.values()) / len(v), **v) for v in per_pair]

@@ -2,9 +2,15 @@
 
 A sample row is keyed by (pair_id, order, index): `order` is "chosen_first" or "chosen_second",
 `index` the sample number 0..K-1, whose randomness depends only on (seed, prompt, index). Rows
-are appended to a JSON-lines file chunk by chunk as they are produced (runs.JsonlWriter), so a
-killed run resumes by generating only the keys that are missing; a key already on disk is never
-written twice.
+are appended to a runs.Journal chunk by chunk as they are produced, so a killed run resumes by
+generating only the keys that are missing; a key already on disk is never written twice.
+
+Training sets follow the paper: STaR-SFT keeps rationales whose verdict matches the human label;
+STaR-DPO pairs such a rationale with one ending in the wrong verdict (a rationale without a verdict
+is not a rejected answer unless `rejects="wrong_or_unparsed"`). Both are balanced by position
+(`balance`): as many examples whose verdict is "A" as "B", so a judge biased towards one letter,
+whose correct samples mostly carry that letter, is not trained to be more biased (the Self-Taught
+Evaluator balances its labels the same way).
 """
 from __future__ import annotations
 
@@ -15,17 +21,19 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from genrm.generation.base import SamplingParams
-from genrm.prompts import chosen_position, judge_messages, parse_verdict
-from genrm.runs import JsonlWriter, read_jsonl
+from genrm.prompts import chosen_position, judge_messages, parse_verdict, shown_orders
+from genrm.runs import Journal
 from genrm.train.dpo import DPOExample
 from genrm.train.sft import SFTExample
 from genrm.types import PreferencePair
 
 ORDERS = {"chosen_first": True, "chosen_second": False}
+NAMES = {True: "chosen_first", False: "chosen_second"}
 
 
-def order_names(both_orders: bool) -> list[str]:
-    return ["chosen_first", "chosen_second"] if both_orders else ["chosen_first"]
+def plan(pairs: Sequence[PreferencePair], both_orders: bool, seed: int = 0) -> list[tuple[PreferencePair, str]]:
+    """(pair, order) prompts to sample: both orders, or each pair's seeded random one (prompts.shown_orders)."""
+    return [(p, NAMES[first]) for p in pairs for first in shown_orders(p, both_orders, seed)]
 
 
 def mark(pair_id: str, order: str, index: int, text: str, num_tokens: int, finished: bool) -> dict:
@@ -36,63 +44,51 @@ def mark(pair_id: str, order: str, index: int, text: str, num_tokens: int, finis
             "num_tokens": num_tokens, "finished": finished}
 
 
+def row_key(row: dict) -> tuple:
+    return row["pair_id"], row["order"], row["index"]
+
+
 def read_samples(path: str | Path) -> list[dict]:
-    """The rows on disk, first occurrence of each key (a torn last line is dropped by read_jsonl)."""
-    seen, rows = set(), []
-    for row in read_jsonl(path):
-        key = (row["pair_id"], row["order"], row["index"])
-        if key not in seen:
-            seen.add(key)
-            rows.append(row)
-    return rows
+    """The rows on disk, first occurrence of each key (a torn last line is dropped)."""
+    return Journal(path, key=row_key).values()
 
 
-def sample(generator, pairs: Sequence[PreferencePair], orders: Sequence[str], k: int, params: SamplingParams,
-           path: str | Path, template: str = "cot", chunk: int = 8, progress: bool = False,
+def sample(generator, items: Sequence[tuple[PreferencePair, str]], k: int, params: SamplingParams, path: str | Path,
+           template: str = "cot", hinted: bool = False, chunk: int = 8, progress: bool = False,
            force_verdict: bool = False) -> list[dict]:
-    """K samples per (pair, order) into `path`, resuming from the rows already there; returns the
-    rows of these pairs, orders and indices.
+    """K samples per (pair, order) item into the journal at `path`, resuming from the rows already
+    there; returns the rows of these items and indices (rows of other items stay on disk).
 
-    template "hint" tells the model which response is better (the rationalizer); rows are still
-    marked against the label. force_verdict: see judges/cot.py."""
+    `hinted` tells the model which response is better (the rationalizer); rows are still marked
+    against the label. force_verdict: see judges/cot.py."""
     from genrm.judges.cot import force_verdicts
 
-    wanted = {(p.id, o) for p in pairs for o in orders}
-    # rows of other pairs, orders or indices (a file shared with another run) stay on disk, unreturned
-    done = [r for r in read_samples(path) if (r["pair_id"], r["order"]) in wanted and r["index"] < k]
-    have = {(r["pair_id"], r["order"], r["index"]) for r in done}
-    todo = []  # (pair, order, first missing index)
-    for pair in pairs:
-        for order in orders:
-            missing = [j for j in range(k) if (pair.id, order, j) not in have]
+    with Journal(path, key=row_key) as journal:
+        todo = []  # (pair, order, first missing index)
+        for pair, order in items:
+            missing = [j for j in range(k) if (pair.id, order, j) not in journal]
             if missing:
                 todo.append((pair, order, missing[0]))
-    with JsonlWriter(path) as writer, tqdm(total=len(pairs) * len(orders) * k, initial=len(have), unit="sample",
-                                           desc=f"sampling ({template})", disable=not progress) as bar:
+        have = len(items) * k - sum(k - first for _, _, first in todo)
         groups: dict[int, list] = {}
         for item in todo:
             groups.setdefault(item[2], []).append(item)
-        for first, items in sorted(groups.items()):
-            for start in range(0, len(items), chunk):
-                batch = items[start:start + chunk]
-                prompts = [judge_messages(p, ORDERS[o], template,
-                                          hint=chosen_position(ORDERS[o]) if template == "hint" else None)
-                           for p, o, _ in batch]
-                step = SamplingParams(n=k - first, temperature=params.temperature, top_p=params.top_p,
-                                      max_new_tokens=params.max_new_tokens, seed=params.seed)
-                rows = []
-                drawn = generator.generate(prompts, step, first_index=first)
-                if force_verdict:
-                    drawn = force_verdicts(generator, prompts, drawn, step, first)
-                for (p, o, _), completions in zip(batch, drawn):
-                    for j, c in enumerate(completions, start=first):
-                        if (p.id, o, j) not in have:
-                            rows.append(mark(p.id, o, j, c.text, c.num_tokens, c.finished))
-                            have.add((p.id, o, j))
-                writer.write(rows)
-                done.extend(rows)
-                bar.update(len(rows))
-    return done
+        with tqdm(total=len(items) * k, initial=have, unit="sample", desc="sampling (hinted)" if hinted else "sampling",
+                  disable=not progress) as bar:
+            for first, members in sorted(groups.items()):
+                for start in range(0, len(members), chunk):
+                    batch = members[start:start + chunk]
+                    prompts = [judge_messages(p, ORDERS[o], template, hint=chosen_position(ORDERS[o]) if hinted else None)
+                               for p, o, _ in batch]
+                    step = SamplingParams(n=k - first, temperature=params.temperature, top_p=params.top_p,
+                                          max_new_tokens=params.max_new_tokens, seed=params.seed)
+                    drawn = generator.generate(prompts, step, first_index=first)
+                    if force_verdict:
+                        drawn = force_verdicts(generator, prompts, drawn, step, first)
+                    rows = [mark(p.id, o, j, c.text, c.num_tokens, c.finished)
+                            for (p, o, _), completions in zip(batch, drawn) for j, c in enumerate(completions, start=first)]
+                    bar.update(len(journal.append(rows)))
+        return [journal[(p.id, o, j)] for p, o in items for j in range(k)]
 
 
 def summarize(rows: Sequence[dict]) -> dict:
@@ -107,7 +103,7 @@ def summarize(rows: Sequence[dict]) -> dict:
 
 def _by_prompt(rows: Sequence[dict]) -> dict[tuple[str, str], list[dict]]:
     out: dict[tuple[str, str], list[dict]] = {}
-    for r in sorted(rows, key=lambda r: (r["pair_id"], r["order"], r["index"])):
+    for r in sorted(rows, key=row_key):
         out.setdefault((r["pair_id"], r["order"]), []).append(r)
     return out
 
@@ -126,28 +122,46 @@ def unsolved(rows: Sequence[dict]) -> list[tuple[str, str]]:
     return [key for key, group in _by_prompt(rows).items() if not any(r["correct"] for r in group)]
 
 
-def sft_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict]) -> list[SFTExample]:
-    """Correct rationales, deduplicated per prompt, under the plain (hint-free) CoT prompt."""
+def balance(examples: Sequence[tuple[str, object]], seed: int = 0) -> tuple[list, dict]:
+    """Keep as many examples of each order as the rarer order has (a seeded sample of the
+    commoner one), in their original order; returns (kept examples, {"before": {order: n},
+    "after": {order: n}}). The order fixes the verdict letter of a correct rationale."""
+    positions = {o: [i for i, (order, _) in enumerate(examples) if order == o] for o in ORDERS}
+    before = {o: len(v) for o, v in positions.items()}
+    keep = min(before.values())
+    rng = random.Random(seed)
+    chosen = {i for v in positions.values() for i in (v if len(v) == keep else rng.sample(v, keep))}
+    return [ex for i, (_, ex) in enumerate(examples) if i in chosen], {"before": before, "after": dict.fromkeys(ORDERS, keep)}
+
+
+def sft_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], template: str = "cot") -> list[tuple[str, SFTExample]]:
+    """(order, example) for every correct rationale, deduplicated per prompt, under the plain
+    (hint-free) prompt."""
     out = []
     for (pair_id, order), group in _by_prompt(rows).items():
-        prompt = judge_messages(pairs[pair_id], ORDERS[order], "cot")
-        out.extend(SFTExample(prompt, text) for text in _unique(r["text"] for r in group if r["correct"]))
+        prompt = judge_messages(pairs[pair_id], ORDERS[order], template)
+        out.extend((order, SFTExample(prompt, text)) for text in _unique(r["text"] for r in group if r["correct"]))
     return out
 
 
-def dpo_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], cap: int, seed: int = 0) -> list[DPOExample]:
-    """Up to `cap` (correct, incorrect) rationale pairs per prompt; an incorrect rationale is one
-    with the wrong verdict or none. Pairs are drawn from the product without repetition."""
+def dpo_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], cap: int, seed: int = 0,
+                 rejects: str = "wrong", template: str = "cot") -> tuple[list[tuple[str, DPOExample]], dict]:
+    """Up to `cap` (correct, rejected) rationale pairs per prompt, drawn from the product without
+    repetition; rejected = a wrong verdict ("wrong"), or also none ("wrong_or_unparsed"). Returns
+    the (order, example) pairs and how many rejected rationales of each kind were used."""
     rng = random.Random(seed)
-    out = []
+    out, used = [], {"wrong_verdict": 0, "unparsed": 0}
     for (pair_id, order), group in _by_prompt(rows).items():
         good = _unique(r["text"] for r in group if r["correct"])
-        bad = _unique(r["text"] for r in group if not r["correct"])
-        combos = [(g, b) for g in good for b in bad]
+        wrong = _unique(r["text"] for r in group if r["verdict"] is not None and not r["correct"])
+        unparsed = _unique(r["text"] for r in group if r["verdict"] is None) if rejects == "wrong_or_unparsed" else []
+        combos = [(g, b, kind) for g in good for kind, bad in (("wrong_verdict", wrong), ("unparsed", unparsed)) for b in bad]
         rng.shuffle(combos)
-        prompt = judge_messages(pairs[pair_id], ORDERS[order], "cot")
-        out.extend(DPOExample(prompt, g, b) for g, b in combos[:cap])
-    return out
+        prompt = judge_messages(pairs[pair_id], ORDERS[order], template)
+        for g, b, kind in combos[:cap]:
+            out.append((order, DPOExample(prompt, g, b)))
+            used[kind] += 1
+    return out, used
 
 
 def to_records(examples: Sequence[SFTExample | DPOExample]) -> list[dict]:

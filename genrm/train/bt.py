@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genrm.judges.bt import conversation_ids
-from genrm.models import _dtype, load_tokenizer, resolve_model
+from genrm.models import load_tokenizer, resolve_model, torch_dtype
 from genrm.train.common import (
     data_card,
     freeze_bottom,
@@ -29,7 +29,9 @@ DEFAULTS: dict = {}  # the paper's settings (train.common.PAPER_DEFAULTS) hold f
 def tokenize_pairs(tokenizer, pairs: Sequence[PreferencePair], max_length: int | None = None) -> tuple[list[dict], int]:
     """Rows with chosen_ids/rejected_ids; pairs with a side over max_length are dropped and counted."""
     rows, dropped = [], 0
-    for c, r in zip(conversation_ids(tokenizer, pairs, "chosen"), conversation_ids(tokenizer, pairs, "rejected")):
+    prompts = [p.prompt for p in pairs]
+    chosen = conversation_ids(tokenizer, prompts, [p.chosen for p in pairs])
+    for c, r in zip(chosen, conversation_ids(tokenizer, prompts, [p.rejected for p in pairs])):
         if max_length is not None and max(len(c), len(r)) > max_length:
             dropped += 1
             continue
@@ -40,7 +42,7 @@ def tokenize_pairs(tokenizer, pairs: Sequence[PreferencePair], max_length: int |
 def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, config: dict | None = None,
              eval_pairs: Sequence[PreferencePair] | None = None) -> Path:
     """Train a BT reward model on `pairs`; returns the checkpoint directory (`out/checkpoint`).
-    With `eval_pairs`, also writes `out/eval.json` (accuracy, n, 95% CI) from the saved judge."""
+    With `eval_pairs`, also evaluates the saved judge into `out/eval/` (genrm.eval.evaluate)."""
     import datasets
     from transformers import AutoModelForSequenceClassification, set_seed
     from trl import RewardConfig, RewardTrainer
@@ -52,7 +54,7 @@ def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, confi
     rows, dropped = tokenize_pairs(tokenizer, pairs, own.get("max_length"))
     report_dropped(len(rows), dropped, "training pairs", own.get("max_length"))
     set_seed(args.seed)  # the score head is initialised at random
-    rm = AutoModelForSequenceClassification.from_pretrained(resolve_model(model), num_labels=1, dtype=_dtype("auto"))
+    rm = AutoModelForSequenceClassification.from_pretrained(resolve_model(model), num_labels=1, dtype=torch_dtype("auto"))
     rm.config.pad_token_id = tokenizer.pad_token_id
     freeze_bottom(rm, own.get("freeze_layers", 0))
     trainer = RewardTrainer(model=rm, args=args, train_dataset=datasets.Dataset.from_list(rows),

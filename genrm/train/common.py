@@ -14,9 +14,8 @@ import torch
 
 from genrm.config import split_trainer_kwargs
 from genrm.judges.base import CARD
-from genrm.judges.shard import world_size
 from genrm.runs import atomic_write_json
-from genrm.stats import wilson
+from genrm.shard import world_size
 
 OWN_KEYS = {"lora", "freeze_layers", "max_length"}
 # the paper's optimiser settings (REFERENCE.md §1); learning rate per method is set by callers
@@ -80,7 +79,7 @@ def save_checkpoint(model, tokenizer, out: Path, card: dict, log_history: list |
     writes and the others wait for it."""
     import shutil
 
-    from genrm.judges.shard import is_main_process, wait_for_everyone
+    from genrm.shard import is_main_process, wait_for_everyone
 
     target = out / "checkpoint"
     if not is_main_process():
@@ -107,32 +106,19 @@ def losses(out: Path) -> list[float]:
     return [row["loss"] for row in json.loads(path.read_text()) if "loss" in row] if path.exists() else []
 
 
-def accuracy_summary(judgments) -> dict:
-    """Accuracy (a pair counts when the verdict is 'chosen'; ties are wrong), n and the Wilson 95% CI,
-    plus for pairwise judges the accuracy per position of the chosen response."""
-    n = len(judgments)
-    correct = sum(j.verdict == "chosen" for j in judgments)
-    low, high = wilson(correct / n if n else 0.0, n)
-    out = {"accuracy": correct / n if n else 0.0, "n": n, "correct": correct, "ci95": [low, high],
-           "unparsed": sum(not j.parsed for j in judgments)}
-    for key in ("p_chosen_first", "p_chosen_second"):
-        values = [getattr(j, key) for j in judgments if getattr(j, key) is not None]
-        if values:
-            out[f"accuracy_{key.removeprefix('p_')}"] = sum(v > 0.5 for v in values) / len(values)
-    return out
+def write_eval(checkpoint: Path, pairs, out: Path, batch_size: int = 8):
+    """Evaluate the saved checkpoint (the same code path as inference) on held-out `pairs` through
+    genrm.eval.evaluate; results in `out/eval/` (results.json, report.md, chart.png). A journal
+    left there by an earlier training of this run judged other weights: it is removed first."""
+    import shutil
 
-
-def write_eval(checkpoint: Path, pairs, out: Path, batch_size: int = 8) -> dict:
-    """Judge `pairs` with the saved checkpoint (the same code path as inference) and write
-    `out/eval.json` with accuracy, n and the Wilson 95% CI."""
+    from genrm.eval.runner import evaluate
     from genrm.judges.base import load_judge
-    from genrm.judges.shard import is_main_process, judge_all
 
-    judge = load_judge(str(checkpoint))
-    result = {"checkpoint": str(checkpoint), **accuracy_summary(judge_all(judge, pairs, batch_size, progress=True))}
-    if is_main_process():
-        atomic_write_json(Path(out) / "eval.json", result)
-    return result
+    directory = Path(out) / "eval"
+    shutil.rmtree(directory, ignore_errors=True)
+    return evaluate(load_judge(str(checkpoint)), pairs, out=directory, batch_size=batch_size, progress=True,
+                    model=str(checkpoint))
 
 
 def data_card(pairs) -> dict:

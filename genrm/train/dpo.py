@@ -2,7 +2,8 @@
 
 Rows are conversational: `prompt` is the judge's message list, `chosen`/`rejected` one assistant
 message each, so TRL renders them with the chat template exactly as the judge samples (the prompt
-with the generation prompt, the completion closed by the template's end-of-turn = EOS). The
+with the generation prompt, the completion closed by the template's end-of-turn = EOS), with the
+fixed date genrm.models.render uses. The
 reference model is a frozen copy of the starting model (TRL's default). beta comes from the
 config (the paper used 1.0).
 """
@@ -12,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.models import load_tokenizer, resolve_model
-from genrm.prompts import render
+from genrm.models import FIXED_DATE, load_tokenizer, render, resolve_model
 from genrm.train.common import freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
 from genrm.types import Message
 
@@ -29,7 +29,8 @@ class DPOExample:
 
     def to_row(self) -> dict:
         return {"prompt": self.prompt, "chosen": [{"role": "assistant", "content": self.chosen}],
-                "rejected": [{"role": "assistant", "content": self.rejected}]}
+                "rejected": [{"role": "assistant", "content": self.rejected}],
+                "chat_template_kwargs": {"date_string": FIXED_DATE}}  # as genrm.models.render
 
 
 def drop_too_long(tokenizer, examples: Sequence[DPOExample], max_length: int | None) -> tuple[list[DPOExample], int]:
@@ -51,7 +52,7 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
     from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
 
-    from genrm.models import _dtype
+    from genrm.models import torch_dtype
 
     out = Path(out)
     args, own = make_args(DPOConfig, config or {}, out, defaults=DPO_DEFAULTS)
@@ -60,7 +61,7 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
     tokenizer = load_tokenizer(model, side="left")
     kept, dropped = drop_too_long(tokenizer, examples, max_length)
     report_dropped(len(kept), dropped, "DPO pairs", max_length)
-    lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=_dtype("auto"))
+    lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
     freeze_bottom(lm, own.get("freeze_layers", 0))
     trainer = DPOTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list([ex.to_row() for ex in kept]),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))

@@ -2,7 +2,8 @@
 
 Every pair is shown in both orders (chosen first -> "A", chosen second -> "B"), so the labels are
 balanced across positions. Training goes through genrm.train.sft (TRL's SFTTrainer) with the
-prompts IndicatorJudge scores: `judge_messages(pair, chosen_first, "indicator")`.
+prompts IndicatorJudge scores: `judge_messages(pair, chosen_first, template)`; the template is
+stored in the judge card, so scoring renders exactly the prompts trained on.
 """
 from __future__ import annotations
 
@@ -18,23 +19,23 @@ from genrm.types import PreferencePair
 INDICATORS = ("A", "B")  # the display letters of judge_messages: first = "A", second = "B"
 
 
-def genrm_examples(pairs: Sequence[PreferencePair]) -> list[SFTExample]:
+def genrm_examples(pairs: Sequence[PreferencePair], template: str = "indicator") -> list[SFTExample]:
     """Both orders of every pair; the completion is the indicator of the chosen response, no EOS."""
-    return [SFTExample(judge_messages(p, chosen_first, "indicator"), INDICATORS[0] if chosen_first else INDICATORS[1], eos=False)
+    return [SFTExample(judge_messages(p, chosen_first, template), INDICATORS[0] if chosen_first else INDICATORS[1], eos=False)
             for p in pairs for chosen_first in (True, False)]
 
 
 def train_genrm(model: str, pairs: Sequence[PreferencePair], out: str | Path, config: dict | None = None,
-                eval_pairs: Sequence[PreferencePair] | None = None) -> Path:
+                eval_pairs: Sequence[PreferencePair] | None = None, template: str = "indicator") -> Path:
     """Train an indicator-token GenRM on `pairs`; returns the checkpoint directory (`out/checkpoint`).
-    With `eval_pairs`, also writes `out/eval.json` (accuracy, n, 95% CI) from the saved judge."""
+    With `eval_pairs`, also evaluates the saved judge into `out/eval/` (genrm.eval.evaluate)."""
     indicator_ids(load_tokenizer(model), INDICATORS)  # clear error before any training if not single tokens
     out = Path(out)
-    card = {"kind": "genrm", "method": "genrm-indicator", "template": "indicator", "indicators": list(INDICATORS),
+    card = {"kind": "genrm", "method": "genrm-indicator", "template": template, "indicators": list(INDICATORS),
             "both_orders": True, "data": {"train": data_card(pairs)}}
     if eval_pairs:
         card["data"]["eval"] = data_card(eval_pairs)
-    checkpoint = train_sft(model, genrm_examples(pairs), out, config, card)
+    checkpoint = train_sft(model, genrm_examples(pairs, template), out, config, card)
     if eval_pairs:
         write_eval(checkpoint, eval_pairs, out)
     return checkpoint

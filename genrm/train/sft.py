@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.models import load_tokenizer, resolve_model
-from genrm.prompts import render
+from genrm.models import load_tokenizer, render, resolve_model
 from genrm.train.common import freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
 from genrm.types import Message
 
@@ -47,7 +46,7 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    from genrm.models import _dtype
+    from genrm.models import torch_dtype
 
     out = Path(out)
     args, own = make_args(SFTConfig, config or {}, out)
@@ -55,7 +54,7 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     tokenizer = load_tokenizer(model, side="right")
     rows, dropped = tokenize(tokenizer, examples, own.get("max_length"))
     report_dropped(len(rows), dropped, "training examples", own.get("max_length"))
-    lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=_dtype("auto"))
+    lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
     freeze_bottom(lm, own.get("freeze_layers", 0))
     trainer = SFTTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))

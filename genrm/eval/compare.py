@@ -1,0 +1,87 @@
+"""Several judges on the same pairs: the comparison table, paired significance tests, the chart.
+
+`methods` maps a method name to {split: EvalResult} (every method judged the same pairs of each
+split). Differences are tested pair by pair (genrm.stats.paired_test: exact sign test, = exact
+McNemar for 0/1 credits), with Holm's correction over all pairs of methods within a split, never
+by overlapping intervals.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+from genrm.eval.report import Panel, fmt_score, md_table
+from genrm.stats import holm, paired_test
+from genrm.types import EvalResult
+
+
+def credits(result: EvalResult) -> dict[str, float]:
+    return {e.get("key", e["id"]): e["correct"] for e in result.examples}
+
+
+def tests(methods: dict[str, dict[str, EvalResult]], split: str) -> list[dict]:
+    """Every pair of methods with results on `split`: the paired test and whether it survives Holm."""
+    names = [m for m, r in methods.items() if split in r]
+    out = []
+    for a, b in combinations(names, 2):
+        ca, cb = credits(methods[a][split]), credits(methods[b][split])
+        if set(ca) != set(cb):
+            raise ValueError(f"{a} and {b} judged different {split} pairs: no paired test")
+        keys = sorted(ca)
+        out.append({"a": a, "b": b, "test": paired_test([ca[k] for k in keys], [cb[k] for k in keys])})
+    for row, significant in zip(out, holm([r["test"].p for r in out])):
+        row["significant"] = significant
+    return out
+
+
+def verdict(row: dict) -> str:
+    t = row["test"]
+    if not row["significant"]:
+        return f"{row['a']} = {row['b']} (not significant, p={t.p:.3g})"
+    better, worse = (row["a"], row["b"]) if t.diff > 0 else (row["b"], row["a"])
+    return f"{better} > {worse} (p={t.p:.3g})"
+
+
+def test_rows(rows: Sequence[dict]) -> list[list[str]]:
+    return [[r["a"], r["b"], f"{100 * r['test'].diff:+.1f}", f"{r['test'].wins}/{r['test'].losses}", f"{r['test'].p:.3g}",
+             "yes" if r["significant"] else "no"] for r in rows]
+
+
+TEST_COLUMNS = ("A", "B", "A - B (points)", "pairs A better / B better", "p (exact sign test)", "significant (Holm, 5%)")
+
+
+def conclusion(methods: dict[str, dict[str, EvalResult]], split: str, claims: Sequence[tuple[str, str]]) -> str:
+    """One line: for each (better, worse) claim, what the paired test on `split` says."""
+    found = {(r["a"], r["b"]): r for r in tests(methods, split)}
+    parts = []
+    for a, b in claims:
+        row = found.get((a, b)) or found.get((b, a))
+        if row is not None:
+            parts.append(verdict(row))
+    return "; ".join(parts)
+
+
+def table_rows(methods: dict[str, dict[str, EvalResult]], splits: Sequence[str], seconds: dict[str, float]) -> list[list[str]]:
+    rows = []
+    for name, results in methods.items():
+        row = [name] + [fmt_score(results.get(split)) for split in splits]
+        rows.append(row + [f"{seconds.get(name, 0):.0f}"])
+    return rows
+
+
+def markdown(methods: dict[str, dict[str, EvalResult]], splits: dict[str, str], seconds: dict[str, float]) -> str:
+    """The table (accuracy % [Wilson 95% CI], n per split) and, per split, every paired test."""
+    ns = {split: next((r[split].n for r in methods.values() if split in r), "?") for split in splits}
+    cols = ["method"] + [f"{label}, n={ns[split]}" for split, label in splits.items()] + ["s"]
+    parts = [md_table(cols, table_rows(methods, list(splits), seconds)), ""]
+    for split, label in splits.items():
+        parts += [f"### Paired tests on {label} (same {ns[split]} pairs)", "",
+                  md_table(TEST_COLUMNS, test_rows(tests(methods, split))), ""]
+    return "\n".join(parts)
+
+
+def method_panel(methods: dict[str, dict[str, EvalResult]], splits: dict[str, str], title: str) -> Panel:
+    names = list(methods)
+    series = {label: [(methods[m][split].accuracy, methods[m][split].ci95) if split in methods[m] else (None, None)
+                      for m in names] for split, label in splits.items()}
+    return Panel(title, names, series)
