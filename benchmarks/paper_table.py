@@ -69,41 +69,40 @@ def real_data(data_dir: Path, n_train: int, n_heldout: int, per_subset: int, max
 
 
 def run_real(out: Path, model: str, size: str, overrides: dict, args, console) -> dict:
-    from genrm.demo import ROWS, run_methods, settings, tie_policy, write_outputs
+    from genrm.config import to_dict
+    from genrm.demo import ROWS, run_methods, settings, write_outputs
     from genrm.runs import RunDir
 
     s = settings(size, overrides)
     run = RunDir(out)
-    config = {"model": model, "size": size, "settings": s, "real": {"train": args.real_train, "heldout": args.real_heldout,
-              "per_subset": args.per_subset, "max_chars": args.max_chars, "seed": args.seed}}
+    config = {"model": model, "size": size, "settings": to_dict(s), "real": {"train": args.real_train,
+              "heldout": args.real_heldout, "per_subset": args.per_subset, "max_chars": args.max_chars, "seed": args.seed}}
     if (run / "config.yaml").exists() and run.load_config() != config:
         raise SystemExit(f"{out} holds a run with another configuration; use another --out")
     run.save_config(config)
     data = real_data(Path(args.data_dir), args.real_train, args.real_heldout, args.per_subset, args.max_chars, args.seed)
     console.print(f"real data: {data['info']}", highlight=False, soft_wrap=True)
     methods = run_methods(run, model, data, s, ROWS, console=console)
-    results = {"model": model, "size": size, "seed": args.seed, "settings": s, "tie_policy": tie_policy(),
+    results = {"model": model, "size": size, "seed": args.seed, "settings": to_dict(s),
                "data": {split: {"n": len(data[split]), "subsets": sorted({p.subset for p in data[split]})} for split in ("train", "heldout", "ood")},
                "real_data": data["info"], "methods": methods}
     write_outputs(results, out, title=f"paper table, real data: {model}")
     return results
 
 
-def cell(score: dict | None, key: str = "accuracy", length_key: str = "length_baseline") -> tuple[str, str]:
-    if not score or score.get(key) is None:
-        return "-", "-"
-    text = f"{100 * score[key]:.1f}"
-    if key == "accuracy":
-        lo, hi = score["ci95"]
-        text += f" [{100 * lo:.0f}-{100 * hi:.0f}]"
-    length = score.get(length_key)
-    return text, "-" if length is None else f"{100 * length:.1f}"
+def cell(result) -> tuple[str, str]:
+    """(accuracy % [Wilson 95% CI], length baseline %) of an EvalResult."""
+    from genrm.eval.report import fmt_score, pct
+
+    return (fmt_score(result.pooled), pct(result.pooled.length_baseline)) if result else ("-", "-")
 
 
 def table(results: dict) -> tuple[list[str], list[list[str]]]:
     """Rows in the paper's layout: in-distribution held-out, then RewardBench sections (or the
     pooled OOD set for the built-in data), each with the length baseline beside it."""
-    rewardbench = any("sections" in (m.get("ood") or {}) for m in results["methods"].values())
+    from genrm.eval.report import pct
+
+    rewardbench = any(m["ood"].bench == "rewardbench" for m in results["methods"].values() if m.get("status") == "done")
     cols = ["method", "held-out acc [95% CI]", "len"]
     if rewardbench:
         for sec in SECTIONS:
@@ -120,17 +119,11 @@ def table(results: dict) -> tuple[list[str], list[list[str]]]:
         ood = m["ood"]
         if rewardbench:
             for sec in SECTIONS:
-                acc = ood["sections"].get(sec)
-                length = ood["length_sections"].get(sec)
-                row += ["-" if acc is None else f"{100 * acc:.1f}", "-" if length is None else f"{100 * length:.1f}"]
-            row += [f"{100 * ood['overall']:.1f}", f"{100 * ood['length_overall']:.1f}"]
+                row += [pct(ood.sections.get(sec)), pct(ood.length_baseline["sections"].get(sec))]
+            row += [pct(ood.overall), pct(ood.length_baseline["overall"])]
         row += list(cell(ood))
         rows.append(row)
     return cols, rows
-
-
-def markdown_table(cols, rows) -> str:
-    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def main(argv=None) -> int:
@@ -152,10 +145,11 @@ def main(argv=None) -> int:
         args.size, args.real_train, args.real_heldout, args.per_subset, args.max_chars = "tiny", 8, 8, 1, 1200
 
     from rich.console import Console
-    from rich.table import Table
 
     from genrm.config import parse_overrides
-    from genrm.demo import run_demo
+    from genrm.demo import SPLITS, conclusion, done_methods, run_demo
+    from genrm.eval import compare
+    from genrm.eval.report import md_table, rich_table
     from genrm.runs import atomic_write_text
 
     console = Console(width=max(Console().width, 180))  # the paper layout has 13 columns
@@ -172,15 +166,14 @@ def main(argv=None) -> int:
         else:
             raise SystemExit(f"--which: unknown part {which!r} (builtin, real)")
         cols, rows = table(results)
-        t = Table(title=title)
-        for c in cols:
-            t.add_column(c)
-        for r in rows:
-            t.add_row(*r)
-        console.print(t)
+        console.print(rich_table(cols, rows, title))
         n = {split: info["n"] for split, info in results["data"].items()}
+        tests = "\n".join(f"### Paired tests on {label}\n\n" + md_table(compare.TEST_COLUMNS, compare.test_rows(
+            compare.tests(done_methods(results), split))) + "\n" for split, label in SPLITS.items())
         part = (f"## {title}\n\nModel `{args.model}`, size `{args.size}`, pairs {n}. Accuracy %, Wilson 95% CI; "
-                f"`len` = length baseline on the same pairs.\n\n{markdown_table(cols, rows)}\n")
+                f"`len` = length baseline on the same pairs.\n\n{md_table(cols, rows)}\n\n{tests}\n"
+                f"{conclusion(results)}\n")
+        console.print(conclusion(results), highlight=False, soft_wrap=True)
         if which == "real":
             part += f"\nLeft out as longer than {args.max_chars} characters: {results['real_data']['left_out_too_long']}\n"
         atomic_write_text(out / which / "table.md", part)

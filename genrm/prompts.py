@@ -28,6 +28,7 @@ SYSTEM = {
     'explanation. After providing your explanation, output your final verdict by strictly following '
     'this format: "[[A]]" if assistant A is better, "[[B]]" if assistant B is better.',
 }
+INDICATOR_TEMPLATES = ("indicator",)
 COT_TEMPLATES = ("cot",)
 HINT = ("\n\n(For reference: an expert judged Assistant {letter}'s answer to be better. Explain why it "
         "is better, then give your final verdict.)")

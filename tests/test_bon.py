@@ -120,6 +120,22 @@ def test_round_robin_fit_orders_by_preference():
     assert sum(r.wins) == pytest.approx(10.0)
 
 
+def test_round_robin_draws_every_vote_of_an_adaptive_judge():
+    """Round robin fits p_chosen itself: a judge that stops voting early is asked for its exact form."""
+    class Adaptive(LengthJudge):
+        def without_early_stop(self):
+            exact = LengthJudge()
+            exact.exact = True
+            self.exact_used = exact
+            return exact
+
+    judge = Adaptive()
+    rank(judge, [PROMPT], [["a", "aaa", "aa"]], method="round_robin")
+    assert judge.calls == 0 and judge.exact_used.calls == 1
+    rank(judge, [PROMPT], [["a", "aaa"]], method="knockout")  # knockout reads verdicts only
+    assert judge.calls == 1
+
+
 def test_auto_and_invalid_methods():
     with pytest.raises(ValueError, match="needs a pointwise judge"):
         rank(LengthJudge(), [PROMPT], [["a", "b"]], method="score")

@@ -75,6 +75,8 @@ def verdict_model_dir(tiny_model_dir, tmp_path_factory):
 class ScriptedGenerator:
     """A Generator whose sample j of a prompt is fixed text: exercises voting without a model."""
 
+    tokenizer, batch_size = None, None
+
     def __init__(self, texts):
         self.texts, self.calls = texts, []
 
@@ -181,3 +183,26 @@ def test_force_verdict_completes_tagless_samples(verdict_model_dir):
     for x, y in zip(plain, forced):  # tagged samples are untouched; tag-less ones get the cue and a letter
         for a, b in zip(x.rationales, y.rationales):
             assert b == a or (b.startswith(a + VERDICT_CUE) and b[-3:] in ("A]]", "B]]"))
+
+
+def test_one_order_mode_shows_a_seeded_random_order():
+    """A judge that always answers "A" scored ~100% when one order meant chosen-first; with a seeded
+    random order per pair it scores the share of pairs shown chosen-first, and per-order accuracy says why."""
+    from genrm.eval.runner import evaluate
+    from genrm.judges.cot import CoTJudge
+    from genrm.prompts import shown_orders
+
+    pairs = make_pairs(40, seed=1)
+    always_a = CoTJudge(ScriptedGenerator(["[[A]]"]), votes=1, both_orders=False)
+    result = evaluate(always_a, pairs, batch_size=7)
+    first = sum(shown_orders(p, False, 0) == (True,) for p in pairs)
+    assert 10 < first < 30 and result.accuracy == first / 40
+    p = result.pooled
+    assert (p.n_chosen_first, p.n_chosen_second) == (first, 40 - first)
+    assert (p.chosen_first_accuracy, p.chosen_second_accuracy) == (1.0, 0.0)
+    assert {e["shown"] for e in result.examples} == {"chosen_first", "chosen_second"}
+    # the order depends on the pair's content and the seed only: not on batch size or neighbours
+    again = evaluate(always_a, list(reversed(pairs)), batch_size=1)
+    assert sorted((e["key"], e["shown"]) for e in again.examples) == sorted((e["key"], e["shown"]) for e in result.examples)
+    other_seed = CoTJudge(ScriptedGenerator(["[[A]]"]), votes=1, both_orders=False, seed=1)
+    assert [j.p_chosen_first is None for j in other_seed.judge(pairs)] != [e["shown"] == "chosen_second" for e in result.examples]

@@ -183,3 +183,35 @@ def test_rb2_loader_locates_errors(tmp_path):
         with pytest.raises(DataError, match="row 2") as err:
             rb2.load_rows(path)
         assert field in str(err.value)
+
+
+def test_paired_sign_test_and_holm_by_hand():
+    from genrm.stats import binomial_two_sided, holm, paired_test
+
+    # 1 win in 10 discordant pairs: P(X <= 1) + P(X >= 9) = 22 / 1024
+    assert binomial_two_sided(1, 10) == pytest.approx(22 / 1024)
+    assert binomial_two_sided(5, 10) == 1.0 and binomial_two_sided(0, 0) == 1.0
+    t = paired_test([1, 1, 1, 1, 1, 1, 0, 0.5], [0, 0, 0, 0, 0, 0, 0, 0])
+    assert (t.wins, t.losses, t.n) == (7, 0, 8) and t.diff == pytest.approx(6.5 / 8)
+    assert t.p == pytest.approx(2 / 2 ** 7)
+    assert holm([0.01, 0.04, 0.03, 0.5]) == [True, False, False, False]  # 0.01 <= 0.05/4; 0.03 > 0.05/3
+    assert holm([0.001, 0.012, 0.03]) == [True, True, True]
+    with pytest.raises(ValueError, match="same pairs"):
+        paired_test([1], [1, 0])
+
+
+def test_rewardbench2_pairwise_says_chance_is_one_eighth(tmp_path):
+    from genrm.eval.runner import evaluate
+
+    class Guess:  # a pairwise judge that prefers the first-listed (chosen) response in one comparison in two
+        kind, name = "genrm", "guess"
+
+        def judge(self, pairs, batch_size=8, progress=False):
+            return [Judgment(p_chosen=0.9 if i % 2 else 0.1) for i, _ in enumerate(pairs)]
+
+    rows = [rb2.BestOfRow(id=str(i), prompt="q", chosen=["a"], rejected=["b", "c", "d"], subset="Focus", source="t")
+            for i in range(4)]
+    result = evaluate(Guess(), rows, bench="rewardbench2", out=tmp_path)
+    assert result.chance == 0.125 and result.notes == [rb2.PAIRWISE_NOTE]
+    assert "1/8" in (tmp_path / "report.md").read_text()
+    assert evaluate(LengthJudge(), rows, bench="rewardbench2").chance == 0.25

@@ -163,3 +163,18 @@ def test_foreign_bt_checkpoint_keeps_its_pad_convention(tiny_model_dir, tmp_path
     own = BTJudge(AutoModelForSequenceClassification.from_pretrained(tmp_path).eval(),
                   AutoTokenizer.from_pretrained(tmp_path), own_checkpoint=True)
     assert max(abs(a - b) for a, b in zip([j.score_chosen for j in own.judge(pairs)], expected)) > 1e-3
+
+
+def test_indicator_one_order_mode_matches_that_order_of_both(short_prompt_lm):
+    from genrm import load_judge
+    from genrm.prompts import shown_orders
+
+    pairs = varied_pairs(12)
+    both = load_judge(str(short_prompt_lm), dtype=torch.float32).judge(pairs, batch_size=4)
+    one = load_judge(str(short_prompt_lm), dtype=torch.float32, both_orders=False, order_seed=3).judge(pairs, batch_size=5)
+    shown = [shown_orders(p, False, 3)[0] for p in pairs]
+    assert 0 < sum(shown) < len(pairs)
+    for first, b, o in zip(shown, both, one):
+        key = "p_chosen_first" if first else "p_chosen_second"
+        assert getattr(o, key) == pytest.approx(getattr(b, key), abs=1e-4) and o.p_chosen == getattr(o, key)
+        assert getattr(o, "p_chosen_second" if first else "p_chosen_first") is None

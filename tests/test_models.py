@@ -42,3 +42,25 @@ def test_embedded_default_prefers_the_right_answer_in_both_orders():
         with torch.no_grad():
             logits = model(**tok(text, return_tensors="pt", add_special_tokens=False), logits_to_keep=1).logits[0, -1]
         assert logits[paris] > logits[berlin], (a, b)
+
+
+def test_templates_that_insert_todays_date_get_a_fixed_one(tiny_model_dir):
+    """Llama 3.x templates print strftime_now() unless given date_string: genrm renders every prompt
+    (scoring, sampling, SFT, BT, and DPO through TRL's chat_template_kwargs) with one fixed date."""
+    import datetime
+
+    from transformers import AutoTokenizer
+
+    from genrm.models import FIXED_DATE, render, render_ids
+    from genrm.train.dpo import DPOExample
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.chat_template = ("{%- if not date_string is defined %}{%- set date_string = strftime_now('%d %b %Y') %}{%- endif %}"
+                         "Today Date: {{ date_string }}\n" + tok.chat_template)
+    msgs = [{"role": "user", "content": "hi"}]
+    today = datetime.date.today().strftime("%d %b %Y")
+    assert today in tok.apply_chat_template(msgs, tokenize=False)  # what an unfixed render gives
+    assert f"Today Date: {FIXED_DATE}" in render(tok, msgs) and (today == FIXED_DATE or today not in render(tok, msgs))
+    assert render_ids(tok, msgs) == tok(render(tok, msgs, generation_prompt=False), add_special_tokens=False)["input_ids"]
+    row = DPOExample(msgs, "a", "b").to_row()
+    assert row["chat_template_kwargs"] == {"date_string": FIXED_DATE}

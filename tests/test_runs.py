@@ -26,3 +26,25 @@ def test_torn_jsonl_line_is_dropped_and_cut(tmp_path):
 def test_atomic_json(tmp_path):
     atomic_write_json(tmp_path / "a" / "m.json", {"x": 1})
     assert (tmp_path / "a" / "m.json").read_text().strip().startswith("{")
+
+
+def test_journal_appends_new_keys_once_and_checks_its_header(tmp_path):
+    import pytest
+
+    from genrm.runs import Journal, JournalMismatch
+
+    path = tmp_path / "j.jsonl"
+    with Journal(path, key=lambda r: r["k"], header={"judge": ("bt", 1)}) as j:
+        assert j.append([{"k": 1, "v": "a"}, {"k": 2, "v": "b"}, {"k": 1, "v": "again"}]) == [{"k": 1, "v": "a"}, {"k": 2, "v": "b"}]
+    with open(path, "ab") as f:
+        f.write(b'{"k": 3, "v"')  # killed mid-line
+    j = Journal(path, key=lambda r: r["k"], header={"judge": ["bt", 1]})  # tuples and lists read back alike
+    assert len(j) == 2 and 2 in j and j[1]["v"] == "a" and 3 not in j
+    j.append([{"k": 3, "v": "c"}, {"k": 2, "v": "x"}])
+    j.close()
+    assert read_jsonl(path) == [{"header": {"judge": ["bt", 1]}}, {"k": 1, "v": "a"}, {"k": 2, "v": "b"}, {"k": 3, "v": "c"}]
+    with pytest.raises(JournalMismatch, match="another run"):
+        Journal(path, key=lambda r: r["k"], header={"judge": ["cot", 1]})
+    memory = Journal(tmp_path / "other.jsonl", key=lambda r: r["k"], writable=False)
+    memory.append([{"k": 1}])
+    assert 1 in memory and not (tmp_path / "other.jsonl").exists()

@@ -58,30 +58,34 @@ def run(args) -> int:
 
 
 def print_table(metrics: dict, console=None) -> None:
-    """Per-iteration figures: sampling, kept data, training loss and accuracy (n, 95% CI) per set."""
+    """Per-iteration figures: sampling, kept data (A/B balance, rejected kinds), loss, accuracy (n, 95% CI) per set."""
     from rich.console import Console
-    from rich.table import Table
+
+    from genrm.eval.report import rich_table
 
     console = console or Console()
     rows = ([("0 (start)", {}, metrics["baseline"])] if metrics.get("baseline") else []) + \
            [(str(e["iteration"]), e, e["eval"]) for e in metrics["iterations"]]
     names = sorted({k for _, _, ev in rows for k, v in ev.items() if isinstance(v, dict)})
-    table = Table(title=f"STaR-{metrics['method']} on {metrics['model']}")
-    for col in ("iter", "pairs", "samples", "correct", "unparsed", "kept / DPO pairs", "loss first→last"):
-        table.add_column(col, justify="right")
-    for name in names:
-        table.add_column(f"{name} acc [95% CI] (n)", justify="right")
+    cols = ["iter", "pairs", "samples", "correct", "unparsed", "kept / DPO pairs", "A:B before -> after", "loss first→last"]
+    table = []
     for label, e, ev in rows:
         kept = e.get("dpo_pairs", e.get("kept_examples"))
         if "rationalized" in e:
             kept = f"{kept} ({e['rationalized']} rationalized)"
+        if e.get("rejected_used"):
+            kept = f"{kept} (rejected: {e['rejected_used']['wrong_verdict']} wrong, {e['rejected_used']['unparsed']} unparsed)"
+        pos = e.get("positions")
+        balance = (f"{pos['before']['chosen_first']}:{pos['before']['chosen_second']} -> "
+                   f"{pos['after']['chosen_first']}:{pos['after']['chosen_second']}") if pos else ""
         loss = e.get("train_loss")
         cells = [label, str(e.get("pairs_sampled", "")), str(e.get("samples", "")),
                  f"{e['correct_rate']:.3f}" if "correct_rate" in e else "",
-                 f"{e['unparsed_rate']:.3f}" if "unparsed_rate" in e else "", "" if kept is None else str(kept),
-                 f"{loss[0]:.3f}→{loss[1]:.3f}" if loss else ""]
+                 f"{e['unparsed_rate']:.3f}" if "unparsed_rate" in e else "", "" if kept is None else str(kept), balance,
+                 f"{loss[0]:.3f}→{loss[1]:.3f}" if loss else e.get("skipped_training", "")]
         for name in names:
             s = ev.get(name)
             cells.append(f"{s['accuracy']:.3f} [{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] ({s['n']})" if s else "")
-        table.add_row(*cells)
-    console.print(table)
+        table.append(cells)
+    console.print(rich_table(cols + [f"{n} acc [95% CI] (n)" for n in names], table,
+                             f"STaR-{metrics['method']} on {metrics['model']}"))

@@ -34,12 +34,15 @@ def tests(methods: dict[str, dict[str, EvalResult]], split: str) -> list[dict]:
     return out
 
 
-def verdict(row: dict) -> str:
+def verdict(row: dict, first: str | None = None) -> str:
+    """"A > B (p=...)" or "A vs B: no significant difference (p=...)", naming `first` first."""
     t = row["test"]
+    a, b, diff = row["a"], row["b"], t.diff
+    if first == b:
+        a, b, diff = b, a, -diff
     if not row["significant"]:
-        return f"{row['a']} = {row['b']} (not significant, p={t.p:.3g})"
-    better, worse = (row["a"], row["b"]) if t.diff > 0 else (row["b"], row["a"])
-    return f"{better} > {worse} (p={t.p:.3g})"
+        return f"{a} vs {b}: no significant difference ({100 * diff:+.1f} points, p={t.p:.2g})"
+    return f"{a} {'>' if diff > 0 else '<'} {b} ({100 * diff:+.1f} points, p={t.p:.2g})"
 
 
 def test_rows(rows: Sequence[dict]) -> list[list[str]]:
@@ -57,7 +60,7 @@ def conclusion(methods: dict[str, dict[str, EvalResult]], split: str, claims: Se
     for a, b in claims:
         row = found.get((a, b)) or found.get((b, a))
         if row is not None:
-            parts.append(verdict(row))
+            parts.append(verdict(row, first=a))
     return "; ".join(parts)
 
 

@@ -35,6 +35,13 @@ class Completion:
 
 @runtime_checkable
 class Generator(Protocol):
+    """What judges and loops use of a sampling backend: `tokenizer` renders prompts exactly as the
+    backend does (genrm.models.render; CoT forced verdicts continue rendered text), `batch_size` is
+    prompts per forward batch (None where the backend schedules its own batches, as vLLM does)."""
+
+    tokenizer: object
+    batch_size: int | None
+
     def generate(self, prompts: Sequence[list[Message]], params: SamplingParams, progress: bool = False,
                  first_index: int = 0) -> list[list[Completion]]:
         """For each chat prompt, `params.n` completions of the assistant's turn: samples

@@ -18,6 +18,8 @@ from genrm.types import Message
 
 
 class VLLMGenerator:
+    batch_size = None  # vLLM schedules its own batches
+
     def __init__(self, llm, tokenizer, max_length: int | None = None):
         self.llm, self.tokenizer, self.max_length = llm, tokenizer, max_length
 

@@ -144,7 +144,7 @@ class CoTJudge:
         return other
 
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
-        if hasattr(self.generator, "batch_size"):
+        if self.generator.batch_size is not None:  # (vLLM schedules its own batches)
             self.generator.batch_size = batch_size
         orders = [shown_orders(p, self.both_orders, self.order_seed) for p in pairs]
         tallies = [_Tally() for _ in pairs]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genrm.models import load_tokenizer
-from genrm.prompts import indicator_ids, judge_messages
+from genrm.prompts import INDICATOR_TEMPLATES, indicator_ids, judge_messages
 from genrm.train.common import data_card, write_eval
 from genrm.train.sft import SFTExample, train_sft
 from genrm.types import PreferencePair
@@ -26,9 +26,14 @@ def genrm_examples(pairs: Sequence[PreferencePair], template: str = "indicator")
 
 
 def train_genrm(model: str, pairs: Sequence[PreferencePair], out: str | Path, config: dict | None = None,
-                eval_pairs: Sequence[PreferencePair] | None = None, template: str = "indicator") -> Path:
+                eval_pairs: Sequence[PreferencePair] | None = None, template: str | None = None) -> Path:
     """Train an indicator-token GenRM on `pairs`; returns the checkpoint directory (`out/checkpoint`).
+    The judge template is `template`, else the config key `template` (default "indicator").
     With `eval_pairs`, also evaluates the saved judge into `out/eval/` (genrm.eval.evaluate)."""
+    config = dict(config or {})
+    template = template or config.pop("template", "indicator")
+    if template not in INDICATOR_TEMPLATES:
+        raise ValueError(f"template must be an indicator template ({', '.join(INDICATOR_TEMPLATES)}), not {template!r}")
     indicator_ids(load_tokenizer(model), INDICATORS)  # clear error before any training if not single tokens
     out = Path(out)
     card = {"kind": "genrm", "method": "genrm-indicator", "template": template, "indicators": list(INDICATORS),
