@@ -3,6 +3,11 @@
 Rows are sorted by length (less padding), left-padded, given position ids that start at 0 at
 each row's first real token, and returned in the caller's order. Scores are therefore the same
 at any batch size up to float rounding.
+
+Shared prefix: judge prompts all open with the same system prompt and template header. With a
+`SharedPrefix` (the rows' longest common token prefix, run through the model once), each batch
+holds only the rows' own tokens and continues from a copy of the prefix's KV cache; the prefix's
+keys and values are the same as in an unshared pass, so scores agree up to float rounding.
 """
 from __future__ import annotations
 
@@ -34,18 +39,61 @@ def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> dict[str, to
     return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device), "position_ids": position_ids.to(device)}
 
 
+def common_prefix(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix every row shares, leaving at least one token in each."""
+    if not rows:
+        return 0
+    first, n = rows[0], min(len(r) for r in rows) - 1
+    for k in range(max(n, 0)):
+        if any(r[k] != first[k] for r in rows):
+            return k
+    return max(n, 0)
+
+
+class SharedPrefix:
+    """The KV cache of a token prefix every row starts with, computed once; `extend(batch)` makes a
+    batch of the rows' remaining tokens continue from it."""
+
+    def __init__(self, model, prefix: Sequence[int], device):
+        from transformers import DynamicCache
+
+        from genrm.models import cache_kwarg
+
+        self.length, self.name = len(prefix), cache_kwarg(model)
+        self.cache = DynamicCache(config=model.config)
+        with torch.no_grad():
+            model(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True, **{self.name: self.cache})
+
+    def extend(self, batch: dict) -> dict:
+        import copy
+
+        cache = copy.deepcopy(self.cache)
+        cache.batch_repeat_interleave(batch["input_ids"].shape[0])
+        ones = torch.ones((batch["input_ids"].shape[0], self.length), dtype=batch["attention_mask"].dtype,
+                          device=batch["attention_mask"].device)
+        return {**batch, "attention_mask": torch.cat([ones, batch["attention_mask"]], dim=1),
+                "position_ids": batch["position_ids"] + self.length, self.name: cache}
+
+
 @torch.no_grad()
 def map_batches(rows: Sequence[Sequence[int]], fn: Callable[[dict], torch.Tensor], pad_id: int, device,
                 batch_size: int = 8, progress: bool = False, desc: str = "scoring",
-                sort: bool = True) -> list[torch.Tensor]:
+                sort: bool = True, model=None, min_prefix: int = 8) -> list[torch.Tensor]:
     """Apply `fn` (a batch of left-padded inputs -> one tensor row per input) in length-sorted
-    batches (`sort=False`: in input order, for comparison); return the rows in input order."""
+    batches (`sort=False`: in input order, for comparison); return the rows in input order. With
+    `model`, a common prefix of at least `min_prefix` tokens is computed once (SharedPrefix) and
+    the batches hold only what follows it."""
+    k = common_prefix(rows) if model is not None and len(rows) > 1 else 0
+    prefix = SharedPrefix(model, rows[0][:k], device) if k >= min_prefix else None
+    if prefix is not None:
+        rows = [r[k:] for r in rows]
     order = sorted(range(len(rows)), key=lambda i: len(rows[i])) if sort else list(range(len(rows)))
     out: list[torch.Tensor | None] = [None] * len(rows)
     with tqdm(total=len(rows), desc=desc, disable=not progress, unit="seq") as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            result = fn(left_pad([rows[i] for i in idx], pad_id, device)).float().cpu()
+            batch = left_pad([rows[i] for i in idx], pad_id, device)
+            result = fn(prefix.extend(batch) if prefix else batch).float().cpu()
             for j, i in enumerate(idx):
                 out[i] = result[j]
             bar.update(len(idx))

@@ -8,7 +8,7 @@ Ranking methods (`rank`), any judge:
                soft wins (p_chosen); scores = fitted log-strengths (mean 0), wins = sum of p
 `auto` picks `score` for pointwise judges (BT, length) and `knockout` for pairwise ones
 (`round_robin` where full scores are needed). A CoT judge ranking by round robin draws every vote
-(its p_chosen is used, not only its verdict: eval.runner.exact_probabilities).
+(its p_chosen is used, not only its verdict: judges.base.exact_probabilities).
 
 Rejection sampling (RSO, Liu et al. 2023): accept candidate y with probability
 exp((r(y) - M) / beta), M = the largest reward among the candidates, so accepted samples follow
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genrm.config import EvalConfig, SamplingConfig
-from genrm.judges.base import PointwiseJudge
+from genrm.judges.base import PointwiseJudge, exact_probabilities
 from genrm.types import Message, PreferencePair
 
 METHODS = ("auto", "score", "knockout", "round_robin")
@@ -192,8 +192,6 @@ def _knockout(judge, prompts, candidates, batch_size, progress) -> list[Ranking]
 
 
 def _round_robin(judge, prompts, candidates, batch_size, progress, prior) -> list[Ranking]:
-    from genrm.eval.runner import exact_probabilities
-
     judge = exact_probabilities(judge)  # the fit reads p_chosen itself
     where, match_prompts, matches = [], [], []
     for k, cands in enumerate(candidates):

@@ -128,6 +128,14 @@ def load_causal_lm(name: str, dtype: torch.dtype | str = "auto", device: str | N
     return model.to(device or default_device()).eval()
 
 
+def cache_kwarg(model) -> str:
+    """The name under which this model's forward takes a KV cache: `cache` since transformers 5.24
+    (`past_key_values` before, deprecated since)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 

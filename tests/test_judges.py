@@ -178,3 +178,28 @@ def test_indicator_one_order_mode_matches_that_order_of_both(short_prompt_lm):
         key = "p_chosen_first" if first else "p_chosen_second"
         assert getattr(o, key) == pytest.approx(getattr(b, key), abs=1e-4) and o.p_chosen == getattr(o, key)
         assert getattr(o, "p_chosen_second" if first else "p_chosen_first") is None
+
+
+@pytest.mark.parametrize("kind", ["bt", "genrm"])
+def test_shared_prefix_gives_the_same_scores(kind, bt_dir, short_prompt_lm):
+    """The judge prompts' common prefix (system prompt, template header) computed once: same scores."""
+    from genrm import load_judge
+    from genrm.batching import common_prefix
+    from genrm.models import render
+
+    pairs = varied_pairs(10)
+    judge = load_judge(str(bt_dir if kind == "bt" else short_prompt_lm), dtype=torch.float32)
+    if kind == "genrm":
+        from genrm.batching import encode
+        from genrm.prompts import judge_messages
+
+        rows = encode(judge.tokenizer, [render(judge.tokenizer, judge_messages(p, True)) for p in pairs])
+        assert common_prefix(rows) >= 8  # the shared system prompt is long enough to be shared
+    shared = judge.judge(pairs, batch_size=3)
+    judge.share_prefix = False
+    plain = judge.judge(pairs, batch_size=3)
+    for field in ("p_chosen_first", "p_chosen_second", "score_chosen", "score_rejected"):
+        a, b = [getattr(j, field) for j in shared], [getattr(j, field) for j in plain]
+        if a[0] is not None:
+            assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, field
+    assert common_prefix([[1, 2, 3], [1, 2, 4, 5], [1, 2]]) == 1 and common_prefix([[7, 8], [7, 8]]) == 1

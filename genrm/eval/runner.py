@@ -78,6 +78,7 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
     sections; with `out`, journal the judgments (a rerun resumes) and write results.json,
     report.md and chart.png there."""
     from genrm import __version__
+    from genrm.judges.base import exact_probabilities
     from genrm.judges.length import LengthJudge
 
     if not data:
@@ -102,13 +103,6 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
 
         write_outputs(result, out)
     return result
-
-
-def exact_probabilities(judge):
-    """The judge with every vote drawn where p_chosen itself is used, not only the verdict
-    (adaptive CoT stopping keeps verdicts but changes vote shares): judges that stop early say so
-    with `without_early_stop()`."""
-    return judge.without_early_stop() if hasattr(judge, "without_early_stop") else judge
 
 
 # ---------------------------------------------------------------- scores of example groups

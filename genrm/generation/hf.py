@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from genrm.batching import encode, left_pad
 from genrm.generation.base import Completion, SamplingParams
-from genrm.models import load_causal_lm, load_tokenizer, render
+from genrm.models import cache_kwarg, load_causal_lm, load_tokenizer, render
 from genrm.types import Message
 
 
@@ -107,7 +107,7 @@ class HFGenerator:
         if params.temperature > 0:
             kwargs["logits_processor"] = LogitsProcessorList([RowSampler(seeds, params.temperature, params.top_p)])
         if self.share_prefill and n > 1 and ids.shape[1] > 1:
-            kwargs["past_key_values"] = self._prefill(batch, n)
+            kwargs[cache_kwarg(self.model)] = self._prefill(batch, n)
         generated = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config, **kwargs)
         new = generated[:, ids.shape[1]:].tolist()
         completions = []
@@ -124,7 +124,7 @@ class HFGenerator:
 
         cache = DynamicCache(config=self.model.config)
         self.model(input_ids=batch["input_ids"][:, :-1], attention_mask=batch["attention_mask"][:, :-1],
-                   position_ids=batch["position_ids"][:, :-1], past_key_values=cache, use_cache=True,
+                   position_ids=batch["position_ids"][:, :-1], use_cache=True, **{cache_kwarg(self.model): cache},
                    logits_to_keep=1)
         cache.batch_repeat_interleave(n)
         return cache

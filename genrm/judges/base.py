@@ -77,6 +77,13 @@ def pointwise_judgments(scores: Sequence[float]) -> list[Judgment]:
     return out
 
 
+def exact_probabilities(judge):
+    """The judge with every vote drawn, for consumers of p_chosen itself rather than the verdict
+    (adaptive CoT stopping keeps verdicts but changes vote shares); judges that stop early say so
+    with `without_early_stop()`."""
+    return judge.without_early_stop() if hasattr(judge, "without_early_stop") else judge
+
+
 def read_card(path: str) -> dict:
     card = Path(path) / CARD
     return json.loads(card.read_text()) if card.is_file() else {}

@@ -45,8 +45,10 @@ def keep_own_pad(model, tokenizer) -> None:
 class BTJudge:
     kind = "bt"
 
-    def __init__(self, model, tokenizer, max_length: int | None = None, name: str = "bt", own_checkpoint: bool = True):
+    def __init__(self, model, tokenizer, max_length: int | None = None, name: str = "bt", own_checkpoint: bool = True,
+                 share_prefix: bool = True):
         self.model, self.name, self.max_length = model, name, max_length
+        self.share_prefix = share_prefix  # the conversations' common prefix computed once (genrm.batching)
         if own_checkpoint:
             self.tokenizer = prepare_tokenizer(tokenizer, side="left", name=name)
         else:
@@ -90,7 +92,7 @@ class BTJudge:
 
         device = next(self.model.parameters()).device
         return [float(x) for x in map_batches(rows, reward, self.tokenizer.pad_token_id, device, batch_size, progress,
-                                              "scoring", sort)]
+                                              "scoring", sort, model=self.model if self.share_prefix else None)]
 
     def score(self, prompts: Sequence[list[Message]], responses: Sequence[Response], batch_size: int = 8,
               progress: bool = False) -> list[float]:

@@ -21,8 +21,10 @@ class IndicatorJudge:
     kind = "genrm"
 
     def __init__(self, model, tokenizer, indicators: tuple[str, str] = ("A", "B"), both_orders: bool = True,
-                 max_length: int | None = None, name: str = "genrm", order_seed: int = 0, template: str = "indicator"):
+                 max_length: int | None = None, name: str = "genrm", order_seed: int = 0, template: str = "indicator",
+                 share_prefix: bool = True):
         self.model, self.tokenizer, self.name = model, prepare_tokenizer(tokenizer, side="left"), name
+        self.share_prefix = share_prefix  # the judge prompts' common prefix computed once (genrm.batching)
         self.indicators, self.both_orders, self.max_length = tuple(indicators), both_orders, max_length
         self.order_seed, self.template = order_seed, template
         self.ids = indicator_ids(tokenizer, self.indicators)
@@ -52,7 +54,8 @@ class IndicatorJudge:
             return torch.softmax(logits[:, ids.to(logits.device)].float(), dim=-1)[:, 0]
 
         device = next(self.model.parameters()).device
-        return [float(x) for x in map_batches(rows, last_logits, self.tokenizer.pad_token_id, device, batch_size, progress, "judging")]
+        return [float(x) for x in map_batches(rows, last_logits, self.tokenizer.pad_token_id, device, batch_size, progress,
+                                              "judging", model=self.model if self.share_prefix else None)]
 
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
         if not pairs:
