@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="genrm", description="Train and evaluate generative reward models.")
     parser.add_argument("--version", action="version", version=f"genrm {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show library logs, warnings and progress bars (by default they go to the run's genrm.log)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         if importlib.util.find_spec(module) is None:
@@ -43,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from genrm.shard import check_launch
 
+    if args.verbose:
+        import os
+
+        os.environ["GENRM_VERBOSE"] = "1"
     if warning := check_launch():
         print(warning, file=sys.stderr)
     return importlib.import_module(args._module).run(args) or 0

@@ -12,8 +12,8 @@ zero-shot CoT judge, whose results are their iteration 0 (computed once).
 
 The run directory is a genrm.runs.RunDir: each method is a ledger step holding its results, so a
 killed demo resumes where it stopped (a trained checkpoint whose scoring was interrupted is
-reused, and the scoring itself resumes from its journal). Outputs: results.json, report.md and
-accuracy.png.
+reused, and the scoring itself resumes from its journal). Outputs: results.json, report.md,
+accuracy.png and genrm.log (library logs and warnings).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genrm.config import EvalConfig, load_typed, merge, to_dict
+from genrm.logs import quiet
 from genrm.runs import RunDir, atomic_write_json, atomic_write_text
 from genrm.types import EvalResult
 
@@ -289,7 +290,8 @@ def run_demo(out: str | Path = "runs/demo", model: str = "smollm2-135m", size: s
     run.save_config(config)
     paths = synth.write_splits(run / "data", cfg.n_train, cfg.n_heldout, cfg.n_ood, seed, tuple(cfg.ood_families))
     data = {split: list(load_pairs(path)) for split, path in paths.items()}
-    methods = run_methods(run, model, data, cfg, console=console)
+    with quiet(run / "genrm.log"):  # library chatter goes to the log; the terminal shows progress and results
+        methods = run_methods(run, model, data, cfg, console=console)
     results = {"model": model, "size": size, "seed": seed, "settings": to_dict(cfg),
                "data": {split: {"path": str(path), "n": len(data[split]), "subsets": sorted({p.subset for p in data[split]})}
                         for split, path in paths.items()},

@@ -1,9 +1,13 @@
-"""Judge templates (MT-Bench pairwise style, no tie option) and verdict parsing.
+"""Judge templates and verdict parsing.
 
-Templates: `indicator` (answer with one token, "A" or "B") and `cot` (short explanation, then a
-final `[[A]]`/`[[B]]` tag). Any CoT template can carry a hint (the judge is told which answer is
-better, for the STaR rationalizer). A judge's template is a judge-card property: training,
-sampling and scoring render the same prompt. Positions are `first`/`second`; the letters are A/B.
+A template is data (`Template`): a system prompt, the layout of the user turn and the hint
+sentence. `indicator` and `cot` are the MT-Bench pairwise prompt (tie option removed), as in the
+paper: answer "A"/"B", or a short explanation then a final `[[A]]`/`[[B]]` tag. `indicator-compact`
+and `cot-compact` say the same in a few words, for short pairs such as genrm.synth's (a judge prompt
+of ~100 tokens instead of ~300: CPU judging and training pay per token). Any CoT template can carry
+a hint (the judge is told which answer is better, for the STaR rationalizer). A judge's template is
+a judge-card property: training, sampling and scoring render the same prompt. Positions are
+`first`/`second`; the letters are A/B.
 """
 from __future__ import annotations
 
@@ -21,17 +25,36 @@ _JUDGE = (
     "presented does not influence your decision. Do not allow the length of the responses to influence "
     "your evaluation. Be as objective as possible. "
 )
-SYSTEM = {
-    "indicator": _JUDGE + 'Output only your final verdict, with no explanation: "A" if assistant A is '
-    'better, "B" if assistant B is better.',
-    "cot": _JUDGE + "Begin your evaluation by comparing the two responses and provide a short "
-    'explanation. After providing your explanation, output your final verdict by strictly following '
-    'this format: "[[A]]" if assistant A is better, "[[B]]" if assistant B is better.',
+_MT_BENCH_USER = ("[User Question]\n{question}\n\n[The Start of Assistant A's Answer]\n{first}\n[The End of Assistant A's "
+                  "Answer]\n\n[The Start of Assistant B's Answer]\n{second}\n[The End of Assistant B's Answer]")
+_COMPACT_USER = "Instruction: {question}\n\nResponse A:\n{first}\n\nResponse B:\n{second}"
+
+
+@dataclass(frozen=True)
+class Template:
+    system: str
+    user: str  # format string with {question}, {first}, {second}
+    cot: bool  # a rationale, then a [[A]]/[[B]] tag (else: one indicator token)
+    hint: str = ""  # CoT templates: the rationalizer's hint, format string with {letter}
+
+
+TEMPLATES = {
+    "indicator": Template(_JUDGE + 'Output only your final verdict, with no explanation: "A" if assistant A is '
+                          'better, "B" if assistant B is better.', _MT_BENCH_USER, cot=False),
+    "cot": Template(_JUDGE + "Begin your evaluation by comparing the two responses and provide a short explanation. "
+                    'After providing your explanation, output your final verdict by strictly following this format: '
+                    '"[[A]]" if assistant A is better, "[[B]]" if assistant B is better.', _MT_BENCH_USER, cot=True,
+                    hint="\n\n(For reference: an expert judged Assistant {letter}'s answer to be better. Explain why it "
+                         "is better, then give your final verdict.)"),
+    "indicator-compact": Template("Which response follows the user's instruction better? Answer A or B.",
+                                  _COMPACT_USER, cot=False),
+    "cot-compact": Template("Which response follows the user's instruction better? Give a one-sentence reason, then "
+                            "the verdict as [[A]] or [[B]].", _COMPACT_USER, cot=True,
+                            hint="\n\n(Hint: Response {letter} is better. Explain why, then give the verdict.)"),
 }
-INDICATOR_TEMPLATES = ("indicator",)
-COT_TEMPLATES = ("cot",)
-HINT = ("\n\n(For reference: an expert judged Assistant {letter}'s answer to be better. Explain why it "
-        "is better, then give your final verdict.)")
+SYSTEM = {name: t.system for name, t in TEMPLATES.items()}
+INDICATOR_TEMPLATES = tuple(name for name, t in TEMPLATES.items() if not t.cot)
+COT_TEMPLATES = tuple(name for name, t in TEMPLATES.items() if t.cot)
 LETTERS = {"first": "A", "second": "B"}
 _TAG = re.compile(r"\[\[\s*([AB])\s*\]\]")
 
@@ -65,19 +88,16 @@ def judge_messages(pair: PreferencePair, chosen_first: bool, template: str = "in
     """System + user messages asking the judge to compare the pair's responses in one order.
 
     `hint` ("first" or "second", CoT templates only) tells the judge which position is better."""
-    if template not in SYSTEM:
-        raise ValueError(f"unknown judge template {template!r} (expected one of {sorted(SYSTEM)})")
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown judge template {template!r} (expected one of {', '.join(TEMPLATES)})")
+    t = TEMPLATES[template]
     first, second = (pair.chosen_text, pair.rejected_text) if chosen_first else (pair.rejected_text, pair.chosen_text)
-    user = (
-        f"[User Question]\n{conversation_text(pair.prompt)}\n\n"
-        f"[The Start of Assistant A's Answer]\n{first}\n[The End of Assistant A's Answer]\n\n"
-        f"[The Start of Assistant B's Answer]\n{second}\n[The End of Assistant B's Answer]"
-    )
+    user = t.user.format(question=conversation_text(pair.prompt), first=first, second=second)
     if hint is not None:
-        if hint not in LETTERS or template not in COT_TEMPLATES:
+        if hint not in LETTERS or not t.cot:
             raise ValueError(f"a hint is 'first' or 'second' on a CoT template, not {hint!r} on {template!r}")
-        user += HINT.format(letter=LETTERS[hint])
-    return [{"role": "system", "content": SYSTEM[template]}, {"role": "user", "content": user}]
+        user += t.hint.format(letter=LETTERS[hint])
+    return [{"role": "system", "content": t.system}, {"role": "user", "content": user}]
 
 
 def shown_orders(pair: PreferencePair, both_orders: bool = True, seed: int = 0) -> tuple[bool, ...]:

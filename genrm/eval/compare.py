@@ -40,6 +40,7 @@ def verdict(row: dict, first: str | None = None) -> str:
     a, b, diff = row["a"], row["b"], t.diff
     if first == b:
         a, b, diff = b, a, -diff
+    diff = 0.0 if abs(diff) < 5e-4 else diff  # no "-0.0 points"
     if not row["significant"]:
         return f"{a} vs {b}: no significant difference ({100 * diff:+.1f} points, p={t.p:.2g})"
     return f"{a} {'>' if diff > 0 else '<'} {b} ({100 * diff:+.1f} points, p={t.p:.2g})"

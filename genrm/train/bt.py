@@ -12,6 +12,7 @@ from pathlib import Path
 
 from genrm.judges.bt import conversation_ids
 from genrm.models import load_tokenizer, resolve_model, torch_dtype
+from genrm.logs import quiet_trainer
 from genrm.train.common import (
     data_card,
     freeze_bottom,
@@ -59,6 +60,7 @@ def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, confi
     freeze_bottom(rm, own.get("freeze_layers", 0))
     trainer = RewardTrainer(model=rm, args=args, train_dataset=datasets.Dataset.from_list(rows),
                             processing_class=tokenizer, peft_config=peft_config(own, "SEQ_CLS"))
+    quiet_trainer(trainer)
     trainer.train()
     card = {"kind": "bt", "method": "bradley-terry", "base_model": model, "train_examples": len(rows),
             "dropped_too_long": dropped, "data": {"train": data_card(pairs)},

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrm.models import FIXED_DATE, load_tokenizer, render, resolve_model
+from genrm.logs import quiet_trainer
 from genrm.train.common import freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
 from genrm.types import Message
 
@@ -65,6 +66,7 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
     freeze_bottom(lm, own.get("freeze_layers", 0))
     trainer = DPOTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list([ex.to_row() for ex in kept]),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
+    quiet_trainer(trainer)
     trainer.train()
     card = {**(card or {}), "base_model": model, "train_pairs": len(kept), "dropped_too_long": dropped,
             "hyperparameters": dict(config or {}), "beta": args.beta}

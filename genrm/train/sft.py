@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrm.models import load_tokenizer, render, resolve_model
+from genrm.logs import quiet_trainer
 from genrm.train.common import freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
 from genrm.types import Message
 
@@ -58,6 +59,7 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     freeze_bottom(lm, own.get("freeze_layers", 0))
     trainer = SFTTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
+    quiet_trainer(trainer)
     trainer.train()
     card = {**(card or {}), "base_model": model, "train_examples": len(rows), "dropped_too_long": dropped,
             "hyperparameters": {k: v for k, v in (config or {}).items()}}
