@@ -7,11 +7,27 @@
   - genrm_judge.json: judge kind, template, indicator tokens, position policy, base model, data,
     and the held-out evaluation if there is one; `genrm.load_judge(out)` rebuilds the judge;
   - README.md: a model card (method, data, hyperparameters, evaluation, how to use).
+
+The files are readable by transformers 5.x (which wrote them) and by 4.x (4.51, as the official
+RewardBench harness pins it): `make_compatible` adds the legacy top-level config keys next to the
+new ones (`rope_theta`, `rope_scaling`, `partial_rotary_factor` beside `rope_parameters`;
+`torch_dtype` beside `dtype`) and names a tokenizer class 4.x knows (`PreTrainedTokenizerFast`,
+which reads tokenizer.json verbatim in both) with explicit `model_input_names` (4.x would otherwise
+add `token_type_ids`, which Llama-style models reject). `check_same_under_transformers` then
+reloads the original and the rewritten files with the installed transformers and raises if the
+config, the tokenizer or the meaning of the legacy keys differ: never a silently different model.
+A BT export also states what genrm's BTJudge sets at load time (`pin_bt_padding`: a pad token
+distinct from EOS, config.pad_token_id equal to it), and a chat template that prints today's date
+renders genrm's fixed date when none is passed (`pin_date`), so loaders that only read the files
+(the RewardBench harness, the text-classification pipeline) compute what `genrm eval` computes.
+What 4.x computes from an export is measured by benchmarks/official_agreement.py (logits under
+4.51 vs 5.x, and the official `rewardbench` CLI vs `genrm eval`).
 """
 from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import yaml
@@ -22,7 +38,18 @@ from genrm.runs import atomic_write_json, atomic_write_text
 POSITION_POLICY = {
     "bt": "pointwise: each response is scored alone; p_chosen = sigmoid(r_chosen - r_rejected)",
     "genrm": "both orders scored; p_chosen = mean of p(chosen) with the chosen response shown first and second",
+    "cot": "both orders sampled; p_chosen = share of parsed [[A]]/[[B]] votes for the chosen response",
 }
+# RoPE types whose transformers-4 `rope_scaling` dict means what transformers-5 `rope_parameters` does
+# (same keys, same formulas); others are written too but flagged as unverified.
+VERIFIED_ROPE_TYPES = ("default", "linear", "dynamic", "llama3")
+LEGACY_TOKENIZER_CLASS = "PreTrainedTokenizerFast"
+# conversations whose rendering and tokenization must not change when the tokenizer files are rewritten
+_PROBE_CONVERSATIONS = [
+    [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "The answer is 4."}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour, please. Ünïcödé ✓ 日本"},
+     {"role": "assistant", "content": "Blue.\n\n  Also:\tgreen!"}],
+]
 
 
 def find_checkpoint(run: str | Path) -> Path:
@@ -42,20 +69,32 @@ def export_run(run: str | Path, out: str | Path) -> Path:
     kind = card.get("kind")
     if kind not in POSITION_POLICY:
         raise ValueError(f"{checkpoint / CARD}: cannot export judge kind {kind!r} (expected one of {sorted(POSITION_POLICY)})")
-    if kind == "genrm" and not card.get("both_orders", True):
+    if kind in ("genrm", "cot") and not card.get("both_orders", True):
         card["position_policy"] = "one order: the chosen response shown first"
     card.setdefault("position_policy", POSITION_POLICY[kind])
     config_path = run / "config.yaml"
     run_config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
     if run_config:
         card["run_config"] = run_config
-    eval_path = run / "eval.json"
-    if eval_path.is_file():
-        card["eval"] = json.loads(eval_path.read_text())
+    held_out = read_eval(run)
+    if held_out:
+        card["eval"] = held_out
 
     tmp = out.parent / f".{out.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(checkpoint, tmp)
+    try:
+        notes = make_compatible(tmp)
+        check_same_under_transformers(checkpoint, tmp)
+        if kind == "bt":
+            notes += pin_bt_padding(tmp)
+        notes += pin_date(tmp)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    card["transformers_compat"] = compat_record(notes)
+    for problem in (n for n in notes if not n.startswith("changed: ")):
+        warnings.warn(f"{out}: {problem}", stacklevel=2)
     atomic_write_json(tmp / CARD, card)
     atomic_write_text(tmp / "README.md", model_card(card))
     shutil.rmtree(out, ignore_errors=True)
@@ -63,20 +102,257 @@ def export_run(run: str | Path, out: str | Path) -> Path:
     return out
 
 
+def read_eval(run: Path) -> dict | None:
+    """The run's held-out evaluation: RUN/eval.json, or the pooled score of RUN/eval/results.json
+    (genrm.eval's layout) as accuracy, n, ci95 and the per-order accuracies."""
+    if (run / "eval.json").is_file():
+        return json.loads((run / "eval.json").read_text())
+    path = run / "eval" / "results.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    pooled = results.get("pooled") if isinstance(results.get("pooled"), dict) else results
+    out = {"accuracy": pooled.get("accuracy"), "n": pooled.get("n", results.get("n")), "ci95": pooled.get("ci95"),
+           "results": "eval/results.json"}
+    for key, name in (("chosen_first_accuracy", "accuracy_chosen_first"), ("chosen_second_accuracy", "accuracy_chosen_second"),
+                      ("length_baseline", "length_baseline")):
+        if pooled.get(key) is not None:
+            out[name] = pooled[key]
+    return out if out["accuracy"] is not None else None
+
+
+def legacy_config(config: dict) -> tuple[dict, list[str]]:
+    """`config` (a config.json dict) with the transformers-4 keys added next to the transformers-5 ones,
+    and notes on what could not be expressed or verified. Sub-configs (text_config, ...) are done too.
+    Transformers 5 reads `rope_parameters` and `dtype` first, so the added keys change nothing there."""
+    out, notes = dict(config), []
+    if out.get("dtype") is not None:
+        out["torch_dtype"] = out["dtype"]
+    rope = out.get("rope_parameters")
+    if isinstance(rope, dict) and rope:
+        if "rope_theta" in rope or "rope_type" in rope:  # one RoPE for every layer
+            rope_type = rope.get("rope_type", rope.get("type", "default"))
+            if "rope_theta" in rope:
+                out["rope_theta"] = rope["rope_theta"]
+            if "partial_rotary_factor" in rope:
+                out["partial_rotary_factor"] = rope["partial_rotary_factor"]
+            scaling = {k: v for k, v in rope.items() if k not in ("rope_theta", "partial_rotary_factor")}
+            out["rope_scaling"] = None if rope_type == "default" else scaling
+            if rope_type not in VERIFIED_ROPE_TYPES:
+                notes.append(f"rope_type {rope_type!r}: legacy rope_scaling written but its transformers-4 meaning is unverified")
+        else:  # one RoPE per layer type (gemma3-style): the transformers-4 layout is model-specific
+            notes.append(f"per-layer-type rope_parameters ({', '.join(sorted(rope))}) have no generic transformers-4 "
+                         "form: legacy RoPE keys not written, transformers 4.x would not load the same model")
+    for key, value in config.items():
+        if isinstance(value, dict) and ("model_type" in value or "rope_parameters" in value):
+            out[key], sub = legacy_config(value)
+            notes += [f"{key}: {n}" for n in sub]
+    return out, notes
+
+
+def legacy_tokenizer_config(tokenizer_config: dict, model_input_names: list[str]) -> dict:
+    """tokenizer_config.json readable by transformers 4.x: `PreTrainedTokenizerFast` (tokenizer.json as
+    is, in 4.x and 5.x alike; 4.x has no `TokenizersBackend`) and the model's input names (4.x's default
+    adds token_type_ids, which e.g. LlamaForSequenceClassification.forward rejects)."""
+    out = dict(tokenizer_config)
+    for transient in ("is_local", "local_files_only"):  # how 5.x was loading it, not a tokenizer property
+        out.pop(transient, None)
+    out["tokenizer_class"] = LEGACY_TOKENIZER_CLASS
+    out["model_input_names"] = list(model_input_names)
+    return out
+
+
+def make_compatible(directory: str | Path) -> list[str]:
+    """Rewrite `directory`'s config.json (and tokenizer_config.json when a tokenizer.json is there) in
+    place so that transformers 4.x reads the same model; returns notes (empty: nothing left unexpressed)."""
+    directory = Path(directory)
+    config_path = directory / "config.json"
+    config, notes = legacy_config(json.loads(config_path.read_text()))
+    atomic_write_text(config_path, json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tok_path = directory / "tokenizer_config.json"
+    if tok_path.is_file():
+        if (directory / "tokenizer.json").is_file():
+            from transformers import AutoTokenizer
+
+            names = AutoTokenizer.from_pretrained(directory).model_input_names
+            tok_config = legacy_tokenizer_config(json.loads(tok_path.read_text()), names)
+            atomic_write_text(tok_path, json.dumps(tok_config, indent=2, ensure_ascii=False) + "\n")
+        else:
+            notes.append("no tokenizer.json: tokenizer files left as saved")
+    return notes
+
+
+def pin_bt_padding(directory: str | Path) -> list[str]:
+    """Make the files say what genrm's BTJudge does at load time: a pad token distinct from EOS
+    (genrm.models.prepare_tokenizer's choice) and config.pad_token_id equal to it, so that any
+    loader (the text-classification pipeline, the RewardBench harness) reads the reward at the last
+    real token. A no-op for checkpoints written by `genrm train bt`; returns what it changed."""
+    from transformers import AutoTokenizer
+
+    from genrm.models import prepare_tokenizer
+
+    directory = Path(directory)
+    tok = AutoTokenizer.from_pretrained(directory)
+    before = tok.pad_token
+    pad = prepare_tokenizer(tok, side="left", name=str(directory)).pad_token
+    pad_id = tok.convert_tokens_to_ids(pad)
+    changed = []
+    if pad != before:
+        tok_path = directory / "tokenizer_config.json"
+        tok_config = json.loads(tok_path.read_text())
+        tok_config["pad_token"] = pad
+        atomic_write_text(tok_path, json.dumps(tok_config, indent=2, ensure_ascii=False) + "\n")
+        changed.append(f"pad token {before!r} -> {pad!r} (distinct from EOS, as genrm scores)")
+    config_path = directory / "config.json"
+    config = json.loads(config_path.read_text())
+    if config.get("pad_token_id") != pad_id:
+        changed.append(f"config pad_token_id {config.get('pad_token_id')!r} -> {pad_id}")
+        config["pad_token_id"] = pad_id
+        atomic_write_text(config_path, json.dumps(config, indent=2, sort_keys=True) + "\n")
+    if AutoTokenizer.from_pretrained(directory).pad_token_id != pad_id:
+        raise RuntimeError(f"{directory}: could not set the pad token to {pad!r}")
+    return [f"changed: {c}" for c in changed]
+
+
+def pin_date(directory: str | Path) -> list[str]:
+    """Chat templates that print today's date (Llama 3.x: `date_string`, else strftime_now) render
+    the fixed date genrm renders with (genrm.models.FIXED_DATE) when a loader passes none, as the
+    RewardBench harness and the text-classification pipeline do; without this their prompts would
+    change from day to day and differ from genrm's. A no-op for other templates."""
+    try:
+        from genrm.models import FIXED_DATE
+    except ImportError:  # this genrm renders with the template's own date
+        return []
+    directory = Path(directory)
+    jinja, tok_path = directory / "chat_template.jinja", directory / "tokenizer_config.json"
+    tok_config = json.loads(tok_path.read_text()) if tok_path.is_file() else {}
+    if jinja.is_file():
+        template = jinja.read_text()
+    elif isinstance(tok_config.get("chat_template"), str):
+        template = tok_config["chat_template"]
+    else:
+        return []
+    if "date_string" not in template:
+        return []
+    pinned = ("{%- if date_string is not defined %}{%- set date_string = " + json.dumps(FIXED_DATE)
+              + " %}{%- endif %}" + template)
+    from transformers import AutoTokenizer
+
+    before = AutoTokenizer.from_pretrained(directory)
+    if jinja.is_file():
+        atomic_write_text(jinja, pinned)
+    else:
+        tok_config["chat_template"] = pinned
+        atomic_write_text(tok_path, json.dumps(tok_config, indent=2, ensure_ascii=False) + "\n")
+    after = AutoTokenizer.from_pretrained(directory)
+    for conversation in _PROBE_CONVERSATIONS:
+        if (after.apply_chat_template(conversation, tokenize=False)
+                != before.apply_chat_template(conversation, tokenize=False, date_string=FIXED_DATE)):
+            raise RuntimeError(f"{directory}: pinning the chat template's date to {FIXED_DATE!r} changed its output")
+    return [f"changed: chat template date pinned to {FIXED_DATE!r} when none is passed"]
+
+
+def compat_record(notes: list[str]) -> dict:
+    import transformers
+
+    problems = [n for n in notes if not n.startswith("changed: ")]
+    return {"written_with": transformers.__version__, "legacy_keys": True,
+            "changes": [n.removeprefix("changed: ") for n in notes if n.startswith("changed: ")],
+            "transformers_4": "unverified: " + "; ".join(problems) if problems else
+            "config and tokenizer readable by 4.x (4.51 measured by benchmarks/official_agreement.py)"}
+
+
+def _config_signature(path: Path) -> dict:
+    from transformers import AutoConfig
+
+    d = AutoConfig.from_pretrained(path).to_dict()
+    for key in ("_name_or_path", "transformers_version", "torch_dtype", "rope_theta", "rope_scaling", "partial_rotary_factor"):
+        d.pop(key, None)
+    return d
+
+
+def _tokenizer_signature(path: Path) -> dict:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    sig = {"special": {name: [getattr(tok, name), getattr(tok, name + "_id")] for name in ("bos_token", "eos_token", "pad_token", "unk_token")},
+           "model_input_names": list(tok.model_input_names), "padding_side": tok.padding_side,
+           "vocab": len(tok), "chat_template": tok.chat_template}
+    if tok.chat_template:
+        texts = [tok.apply_chat_template(c, tokenize=False) for c in _PROBE_CONVERSATIONS]
+        sig["texts"] = texts
+        sig["template_ids"] = [list(tok.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"])
+                               for c in _PROBE_CONVERSATIONS]
+    else:
+        texts = [" ".join(m["content"] for m in c) for c in _PROBE_CONVERSATIONS]
+    encoded = [tok(t) for t in texts]
+    sig["call"] = [{k: list(v) for k, v in e.items()} for e in encoded]
+    sig["decoded"] = [tok.decode(e["input_ids"]) for e in encoded]
+    return sig
+
+
+def check_same_under_transformers(original: str | Path, rewritten: str | Path) -> None:
+    """Raise if the installed transformers reads `rewritten` differently from `original` (config,
+    tokenizer), or if the legacy keys alone (the new-layout ones removed) mean another config."""
+    from transformers import AutoConfig
+
+    original, rewritten = Path(original), Path(rewritten)
+    if _config_signature(original) != _config_signature(rewritten):
+        raise RuntimeError(f"{rewritten}: config.json with legacy keys loads differently from {original}")
+    if (original / "tokenizer_config.json").is_file():
+        a, b = _tokenizer_signature(original), _tokenizer_signature(rewritten)
+        if a != b:
+            diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+            raise RuntimeError(f"{rewritten}: rewritten tokenizer files tokenize differently from {original} ({', '.join(diff)})")
+    # what the legacy keys say on their own, as transformers reads legacy configs
+    legacy = json.loads((rewritten / "config.json").read_text())
+    new = AutoConfig.from_pretrained(rewritten)
+    _strip_new_layout(legacy)
+    old = type(new).from_dict(legacy)
+    for key in ("rope_parameters", "dtype"):
+        if key == "rope_parameters" and not _flat_rope(getattr(new, key, None)):
+            continue
+        if getattr(old, key, None) != getattr(new, key, None):
+            raise RuntimeError(f"{rewritten}: legacy config keys give {key}={getattr(old, key, None)!r}, "
+                               f"not {getattr(new, key, None)!r}")
+
+
+def _flat_rope(rope) -> bool:
+    return isinstance(rope, dict) and ("rope_theta" in rope or "rope_type" in rope)
+
+
+def _strip_new_layout(config: dict) -> None:
+    if _flat_rope(config.get("rope_parameters")):
+        config.pop("rope_parameters")
+    if "torch_dtype" in config:
+        config.pop("dtype", None)
+    for value in config.values():
+        if isinstance(value, dict):
+            _strip_new_layout(value)
+
+
 def model_card(card: dict) -> str:
     """The README.md text of an exported judge."""
     kind = card["kind"]
     method = {"bt": "Bradley-Terry reward model (sequence classifier, one label), trained with TRL's RewardTrainer",
               "genrm": "GenRM with an answer-indicator token (Mahan et al. 2024), trained with TRL's SFTTrainer "
-                       "on -log p(indicator | judge prompt), every pair in both orders"}[kind]
+                       "on -log p(indicator | judge prompt), every pair in both orders",
+              "cot": "CoT-GenRM: writes a rationale, then a [[A]] or [[B]] verdict (Mahan et al. 2024); "
+                     "K sampled rationales per order vote, the last tag of each wins"}[kind]
+    title = {"bt": "Bradley-Terry reward model", "genrm": "GenRM judge (indicator token)",
+             "cot": "CoT-GenRM judge (rationale, then verdict)"}[kind]
     lines = ["---", "library_name: transformers", "tags: [genrm, reward-model]", "---", "",
-             f"# {'Bradley-Terry reward model' if kind == 'bt' else 'GenRM judge (indicator token)'}", "",
+             f"# {title}", "",
              f"**Method**: {method}.", "", f"**Base model**: `{card.get('base_model', 'unknown')}`", "",
              f"**Position policy**: {card['position_policy']}.", ""]
     if kind == "genrm":
         indicators = ", ".join(repr(s) for s in card.get("indicators", []))
         lines += [f"**Template**: `{card.get('template')}` (MT-Bench pairwise prompt, no tie); indicators "
                   + f"{indicators} for the first / second response.", ""]
+    if kind == "cot":
+        settings = ", ".join(f"{k} {card[k]}" for k in ("votes", "max_new_tokens", "temperature", "top_p", "adaptive")
+                             if k in card)
+        lines += [f"**Template**: `{card.get('template', 'cot')}`" + (f"; sampling: {settings}" if settings else "") + ".", ""]
     lines += ["## Data", ""]
     for split, info in (card.get("data") or {}).items():
         lines.append(f"- {split}: {info.get('pairs')} pairs from {', '.join(info.get('files', [])) or 'unknown'}")
@@ -89,9 +365,9 @@ def model_card(card: dict) -> str:
     lines += ["", "## Evaluation", ""]
     ev = card.get("eval")
     if ev:
-        low, high = ev["ci95"]
-        lines.append(f"Held-out accuracy {ev['accuracy']:.3f} (n = {ev['n']}, 95% Wilson CI {low:.3f}-{high:.3f}).")
-        if "accuracy_chosen_first" in ev:
+        ci = f", 95% Wilson CI {ev['ci95'][0]:.3f}-{ev['ci95'][1]:.3f}" if ev.get("ci95") else ""
+        lines.append(f"Held-out accuracy {ev['accuracy']:.3f} (n = {ev['n']}{ci}).")
+        if ev.get("accuracy_chosen_first") is not None and ev.get("accuracy_chosen_second") is not None:
             lines.append(f"Per position: chosen shown first {ev['accuracy_chosen_first']:.3f}, "
                          f"shown second {ev['accuracy_chosen_second']:.3f}.")
     else:
@@ -101,5 +377,11 @@ def model_card(card: dict) -> str:
             "reward = rm(text)[0]['score']" if kind == "bt" else
             "from transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained('DIR')")
     lines += ["", "## Use", "", "```python", "import genrm", "judge = genrm.load_judge('DIR')",
-              "judgments = judge.judge(pairs)  # list of Judgment with p_chosen", "```", "", "```python", load, "```", ""]
+              "judgments = judge.judge(pairs)  # list of Judgment with p_chosen", "```", "", "```python", load, "```", "",
+              ("The config and tokenizer files carry the transformers-4 keys next to the transformers-5 ones "
+               "(loads with transformers 5.x and 4.x; see `transformers_compat` in genrm_judge.json).")]
+    if kind == "bt":
+        lines += [("Official RewardBench (transformers 4.51): `rewardbench --model DIR --torch_dtype float32 "
+                   "--not_quantized` (add `--dataset FILE --load_json` for a local file).")]
+    lines.append("")
     return "\n".join(lines)
