@@ -1,7 +1,7 @@
 """Export a trained judge: plain HF checkpoint (safetensors + tokenizer) + genrm_judge.json + README.
 
 `export_run(run, out)` takes a run directory (holding `checkpoint/`, `config.yaml`, and maybe
-`eval.json`) or a checkpoint directory, and writes to `out`:
+`eval/results.json`) or a checkpoint directory, and writes to `out`:
   - the model's safetensors, config and tokenizer, loadable with AutoModelForSequenceClassification
     (BT; also the `text-classification` pipeline) or AutoModelForCausalLM (GenRM) alone;
   - genrm_judge.json: judge kind, template, indicator tokens, position policy, base model, data,
@@ -70,7 +70,7 @@ def export_run(run: str | Path, out: str | Path) -> Path:
     if kind not in POSITION_POLICY:
         raise ValueError(f"{checkpoint / CARD}: cannot export judge kind {kind!r} (expected one of {sorted(POSITION_POLICY)})")
     if kind in ("genrm", "cot") and not card.get("both_orders", True):
-        card["position_policy"] = "one order: the chosen response shown first"
+        card["position_policy"] = "one order per pair, seeded random from the pair's content (genrm.prompts.shown_orders)"
     card.setdefault("position_policy", POSITION_POLICY[kind])
     config_path = run / "config.yaml"
     run_config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
@@ -103,22 +103,16 @@ def export_run(run: str | Path, out: str | Path) -> Path:
 
 
 def read_eval(run: Path) -> dict | None:
-    """The run's held-out evaluation: RUN/eval.json, or the pooled score of RUN/eval/results.json
-    (genrm.eval's layout) as accuracy, n, ci95 and the per-order accuracies."""
-    if (run / "eval.json").is_file():
-        return json.loads((run / "eval.json").read_text())
+    """The run's held-out evaluation (RUN/eval/results.json, written by genrm.eval.evaluate): its
+    pooled Score (accuracy, n, ci95, length baseline, per-order accuracy, ties, unparsed)."""
+    from dataclasses import asdict
+
+    from genrm.types import EvalResult
+
     path = run / "eval" / "results.json"
     if not path.is_file():
         return None
-    results = json.loads(path.read_text())
-    pooled = results.get("pooled") if isinstance(results.get("pooled"), dict) else results
-    out = {"accuracy": pooled.get("accuracy"), "n": pooled.get("n", results.get("n")), "ci95": pooled.get("ci95"),
-           "results": "eval/results.json"}
-    for key, name in (("chosen_first_accuracy", "accuracy_chosen_first"), ("chosen_second_accuracy", "accuracy_chosen_second"),
-                      ("length_baseline", "length_baseline")):
-        if pooled.get(key) is not None:
-            out[name] = pooled[key]
-    return out if out["accuracy"] is not None else None
+    return {**asdict(EvalResult.from_dict(json.loads(path.read_text())).pooled), "results": "eval/results.json"}
 
 
 def legacy_config(config: dict) -> tuple[dict, list[str]]:
@@ -367,9 +361,9 @@ def model_card(card: dict) -> str:
     if ev:
         ci = f", 95% Wilson CI {ev['ci95'][0]:.3f}-{ev['ci95'][1]:.3f}" if ev.get("ci95") else ""
         lines.append(f"Held-out accuracy {ev['accuracy']:.3f} (n = {ev['n']}{ci}).")
-        if ev.get("accuracy_chosen_first") is not None and ev.get("accuracy_chosen_second") is not None:
-            lines.append(f"Per position: chosen shown first {ev['accuracy_chosen_first']:.3f}, "
-                         f"shown second {ev['accuracy_chosen_second']:.3f}.")
+        if ev.get("chosen_first_accuracy") is not None and ev.get("chosen_second_accuracy") is not None:
+            lines.append(f"Per position: chosen shown first {ev['chosen_first_accuracy']:.3f}, "
+                         f"shown second {ev['chosen_second_accuracy']:.3f}; length baseline {ev['length_baseline']:.3f}.")
     else:
         lines.append("No held-out evaluation was run (train with `--eval-data`).")
     load = ("from transformers import pipeline\nrm = pipeline('text-classification', model='DIR', function_to_apply='none')\n"
