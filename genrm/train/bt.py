@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genrm.judges.bt import conversation_ids
-from genrm.models import load_tokenizer, resolve_model, torch_dtype
 from genrm.logs import quiet_trainer
+from genrm.models import load_tokenizer, resolve_model, torch_dtype
 from genrm.train.common import (
     data_card,
     freeze_bottom,

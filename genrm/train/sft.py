@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.models import load_tokenizer, render, resolve_model
 from genrm.logs import quiet_trainer
+from genrm.models import load_tokenizer, render, resolve_model
 from genrm.train.common import freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
 from genrm.types import Message
 
