@@ -59,3 +59,36 @@ def test_vllm_is_imported_only_by_its_backend():
 
         with pytest.raises(ImportError, match="pip install"):
             load_generator("smollm2-135m", backend="vllm")
+
+
+def test_cue_probabilities_continue_each_samples_kv_cache(tiny_model_dir):
+    """After generate, the cue is fed through the kept cache: the same probabilities as one plain
+    forward pass over prompt + sample + cue, for rows of different lengths, ended by EOS or not.
+    Sharp attention (scaled queries and keys) makes positions and masks matter to the logits."""
+    import torch
+
+    from genrm.batching import encode
+    from genrm.generation.base import SamplingParams
+    from genrm.generation.hf import HFGenerator
+    from genrm.models import render
+
+    gen = HFGenerator.from_pretrained(str(tiny_model_dir), batch_size=4, dtype=torch.float32)
+    with torch.no_grad():
+        for layer in gen.model.model.layers:
+            layer.self_attn.q_proj.weight.mul_(30)
+            layer.self_attn.k_proj.weight.mul_(30)
+    tok = gen.tokenizer
+    prompts = [[{"role": "user", "content": "What is 2+2? " * k}] for k in (1, 4, 9, 2)]
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=6)
+    first = gen.generate(prompts, greedy)[0][0].token_ids
+    tok.eos_token = tok.convert_ids_to_tokens(first[2])  # the first prompt's sample now ends at its 3rd token
+    params = SamplingParams(temperature=0.0, max_new_tokens=6, cue="\n\nFinal verdict: [[", cue_choices=("A", "B"))
+    out = gen.generate(prompts, params)
+    a, b = (tok.encode(x, add_special_tokens=False)[0] for x in ("A", "B"))
+    cue = tok.encode(params.cue, add_special_tokens=False)
+    assert {c.finished for row in out for c in row} == {True, False} and len(out[0][0].token_ids) == 2
+    for prompt, (c,) in zip(prompts, out):
+        (ids,) = encode(tok, [render(tok, prompt)])
+        with torch.no_grad():
+            logits = gen.model(input_ids=torch.tensor([ids + list(c.token_ids) + cue])).logits[0, -1]
+        assert c.cue_probs == pytest.approx(torch.softmax(logits[[a, b]], dim=-1).tolist(), abs=1e-4)

@@ -17,13 +17,20 @@ GENERATORS = {
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Defaults follow the paper: temperature 1.0, top-p 0.95. temperature 0 means greedy."""
+    """Defaults follow the paper: temperature 1.0, top-p 0.95. temperature 0 means greedy.
+
+    `cue`: after each sample, the text `cue` is appended and the next-token probabilities of the
+    single-token strings `cue_choices` are returned (Completion.cue_probs, normalised over the
+    choices): what the model would say next, read from the sample's own KV cache (a CoT judge's
+    forced verdict, judges/cot.py). Backends without it return cue_probs=None."""
 
     n: int = 1
     temperature: float = 1.0
     top_p: float = 0.95
     max_new_tokens: int = 256
     seed: int = 0
+    cue: str | None = None
+    cue_choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class Completion:
     text: str
     num_tokens: int
     finished: bool  # ended with EOS, rather than at max_new_tokens
+    cue_probs: tuple[float, ...] | None = None  # see SamplingParams.cue
+    token_ids: tuple[int, ...] = ()  # the sampled tokens (EOS excluded), where the backend gives them
 
 
 @runtime_checkable

@@ -12,6 +12,11 @@ Shared prefill: the prompts of a batch are run through the model once (all but t
 token), the KV cache is repeated for the `n` samples of each prompt, and `generate` continues
 from it, so a prompt's prefill is paid once, not `n` times (`share_prefill=False` re-prefills
 every sample, for comparison).
+
+Cue (SamplingParams.cue): after `generate`, its KV cache is kept and the cue's tokens are fed
+after each sample's own text (positions continue from the sample's last token, its EOS and
+padding masked), so the next-token probabilities after "sample + cue" cost the cue's few tokens,
+not a second prefill of prompt and sample.
 """
 from __future__ import annotations
 
@@ -108,15 +113,38 @@ class HFGenerator:
             kwargs["logits_processor"] = LogitsProcessorList([RowSampler(seeds, params.temperature, params.top_p)])
         if self.share_prefill and n > 1 and ids.shape[1] > 1:
             kwargs[cache_kwarg(self.model)] = self._prefill(batch, n)
-        generated = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config, **kwargs)
-        new = generated[:, ids.shape[1]:].tolist()
-        completions = []
-        for row in new:
-            finished = tok.eos_token_id in row
-            row = row[: row.index(tok.eos_token_id)] if finished else row
-            completions.append(Completion(text=tok.decode(row, skip_special_tokens=True), num_tokens=len(row),
-                                          finished=finished))
+        output = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
+                                     return_dict_in_generate=True, **kwargs)
+        new = output.sequences[:, ids.shape[1]:]
+        lengths = [row.index(tok.eos_token_id) if tok.eos_token_id in row else len(row) for row in new.tolist()]
+        cue = self._cue_probs(output, mask, new, lengths, params) if params.cue else [None] * len(lengths)
+        completions = [Completion(text=tok.decode(row[:k], skip_special_tokens=True), num_tokens=k, finished=k < len(row),
+                                  cue_probs=c, token_ids=tuple(row[:k])) for row, k, c in zip(new.tolist(), lengths, cue)]
         return [completions[k * n:(k + 1) * n] for k in range(len(rows))]
+
+    def _cue_probs(self, output, mask, new, lengths: list[int], params: SamplingParams) -> list[tuple[float, ...]]:
+        """Probabilities of `params.cue_choices` after each row's sample + `params.cue`, continuing
+        `generate`'s KV cache (which holds every token but the last one sampled)."""
+        tok = self.tokenizer
+        cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
+        choices = [tok.encode(c, add_special_tokens=False) for c in params.cue_choices]
+        if any(len(c) != 1 for c in choices):
+            raise ValueError(f"cue choices must be single tokens: {params.cue_choices}")
+        cue = tok.encode(params.cue, add_special_tokens=False)
+        rows, steps = new.shape
+        done = torch.tensor([k < steps for k in lengths])  # ended with EOS: its last sampled token is not content
+        fed = torch.arange(steps - 1)[None, :] < torch.tensor(lengths)[:, None]  # sampled tokens in the cache, attended
+        past = torch.cat([mask.cpu(), fed.long()], dim=1)
+        last = torch.where(done, torch.full((rows,), tok.pad_token_id), new[:, -1].cpu())
+        feed = torch.cat([last[:, None], torch.tensor(cue).repeat(rows, 1)], dim=1)
+        attend = torch.cat([past, (~done).long()[:, None], torch.ones(rows, len(cue), dtype=torch.long)], dim=1)
+        start = mask.sum(-1).cpu() + torch.tensor(lengths)  # the position after each sample's last token
+        positions = torch.cat([(start - 1 + done.long())[:, None], start[:, None] + torch.arange(len(cue))[None, :]], dim=1)
+        logits = self.model(input_ids=feed.to(self.device), attention_mask=attend.to(self.device),
+                            position_ids=positions.to(self.device), use_cache=True, logits_to_keep=1,
+                            **{cache_kwarg(self.model): cache}).logits[:, -1, :]
+        probs = torch.softmax(logits[:, [c[0] for c in choices]].float(), dim=-1).cpu()
+        return [tuple(float(x) for x in row) for row in probs]
 
     def _prefill(self, batch: dict, n: int):
         """KV cache of every prompt but its last token, computed once and repeated n times."""

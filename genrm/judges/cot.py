@@ -17,9 +17,11 @@ itself (round-robin ranking, rejection sampling, the RewardBench 2 Ties metric) 
 `without_early_stop()` and draw every vote.
 
 Forced verdicts (`force_verdict=True`, off by default): a sample that ends without a tag is
-continued with "Final verdict: [[" and the model samples the letter (one token, same seed
-stream), so a small model that rambles still commits to a verdict conditioned on its own
-rationale; samples whose forced letter is not A/B stay unparsed.
+continued with "Final verdict: [[" and the letter is drawn from the model's probabilities of "A"
+and "B" there (a stream seeded by the sample), so a small model that rambles still commits to a
+verdict conditioned on its own rationale. The HF backend reads those probabilities from the
+sample's own KV cache (SamplingParams.cue: a few tokens, no second prefill); other backends
+re-render prompt + sample + cue and sample one token.
 """
 from __future__ import annotations
 
@@ -74,25 +76,46 @@ def next_round(tally: _Tally, orders: tuple[bool, ...], votes: int, adaptive: bo
 
 
 VERDICT_CUE = "\n\nFinal verdict: [["
+LETTERS = ("A", "B")
+
+
+def verdict_params(params: SamplingParams, force_verdict: bool) -> SamplingParams:
+    """`params`, asking the generator for the verdict letter's probabilities after VERDICT_CUE."""
+    if not force_verdict:
+        return params
+    return SamplingParams(n=params.n, temperature=params.temperature, top_p=params.top_p,
+                          max_new_tokens=params.max_new_tokens, seed=params.seed, cue=VERDICT_CUE, cue_choices=LETTERS)
 
 
 def force_verdicts(generator, prompts: Sequence[list], samples: list[list[Completion]], params: SamplingParams,
                    first_index: int = 0) -> list[list[Completion]]:
-    """Samples with no verdict tag continued with VERDICT_CUE and one sampled letter (see above)."""
+    """Samples with no verdict tag continued with VERDICT_CUE and a drawn letter (see above)."""
+    import random
+
+    from genrm.generation.hf import sample_seed
+
+    out = [list(row) for row in samples]
     todo: dict[int, list[tuple[int, int]]] = {}
     for i, row in enumerate(samples):
         for j, c in enumerate(row):
-            if not parse_verdict(c.text).parsed:
+            if parse_verdict(c.text).parsed:
+                continue
+            if c.cue_probs is None:  # a backend without cues: sample the letter after re-rendering
                 todo.setdefault(first_index + j, []).append((i, j))
-    out = [list(row) for row in samples]
+                continue
+            u = random.Random(sample_seed(params.seed, f"verdict\0{prompts[i]}", first_index + j)).random()
+            out[i][j] = forced(c, LETTERS[0] if u < c.cue_probs[0] else LETTERS[1])
     one = SamplingParams(n=1, temperature=params.temperature, top_p=params.top_p, max_new_tokens=1, seed=params.seed)
     for index, members in todo.items():
         texts = [render(generator.tokenizer, prompts[i]) + samples[i][j].text + VERDICT_CUE for i, j in members]
         for (i, j), (letter,) in zip(members, generator.generate_text(texts, one, first_index=index)):
-            c = samples[i][j]
-            if letter.text.strip() in ("A", "B"):
-                out[i][j] = Completion(c.text + VERDICT_CUE + letter.text.strip() + "]]", c.num_tokens + 1, c.finished)
+            if letter.text.strip() in LETTERS:
+                out[i][j] = forced(samples[i][j], letter.text.strip())
     return out
+
+
+def forced(c: Completion, letter: str) -> Completion:
+    return Completion(c.text + VERDICT_CUE + letter + "]]", c.num_tokens + 1, c.finished, c.cue_probs, c.token_ids)
 
 
 def share(chosen: int, rejected: int) -> float | None:
@@ -160,8 +183,9 @@ class CoTJudge:
                         groups.setdefault((tallies[i].drawn(o), n), []).append((i, o))
                 for (first_index, n), members in sorted(groups.items()):
                     prompts = [judge_messages(pairs[i], o, self.template) for i, o in members]
-                    params = SamplingParams(n=n, temperature=self.params.temperature, top_p=self.params.top_p,
-                                            max_new_tokens=self.params.max_new_tokens, seed=self.params.seed)
+                    params = verdict_params(SamplingParams(n=n, temperature=self.params.temperature, top_p=self.params.top_p,
+                                                           max_new_tokens=self.params.max_new_tokens, seed=self.params.seed),
+                                            self.force_verdict)
                     drawn = self.generator.generate(prompts, params, first_index=first_index)
                     if self.force_verdict:
                         drawn = force_verdicts(self.generator, prompts, drawn, params, first_index)

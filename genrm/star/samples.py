@@ -61,7 +61,7 @@ def sample(generator, items: Sequence[tuple[PreferencePair, str]], k: int, param
 
     `hinted` tells the model which response is better (the rationalizer); rows are still marked
     against the label. force_verdict: see judges/cot.py."""
-    from genrm.judges.cot import force_verdicts
+    from genrm.judges.cot import force_verdicts, verdict_params
 
     with Journal(path, key=row_key) as journal:
         todo = []  # (pair, order, first missing index)
@@ -80,8 +80,9 @@ def sample(generator, items: Sequence[tuple[PreferencePair, str]], k: int, param
                     batch = members[start:start + chunk]
                     prompts = [judge_messages(p, ORDERS[o], template, hint=chosen_position(ORDERS[o]) if hinted else None)
                                for p, o, _ in batch]
-                    step = SamplingParams(n=k - first, temperature=params.temperature, top_p=params.top_p,
-                                          max_new_tokens=params.max_new_tokens, seed=params.seed)
+                    step = verdict_params(SamplingParams(n=k - first, temperature=params.temperature, top_p=params.top_p,
+                                                         max_new_tokens=params.max_new_tokens, seed=params.seed),
+                                          force_verdict)
                     drawn = generator.generate(prompts, step, first_index=first)
                     if force_verdict:
                         drawn = force_verdicts(generator, prompts, drawn, step, first)
