@@ -133,6 +133,19 @@ def test_genrm_loss_falls_params_change_and_overfits_both_orders(genrm_run, judg
     card = json.loads((genrm_run / "checkpoint" / "genrm_judge.json").read_text())
     assert card["kind"] == "genrm" and card["indicators"] == ["A", "B"] and card["both_orders"] is True
     assert card["template"] == "indicator" and card["train_examples"] == 32  # both orders of 16 pairs
+    assert card["paired_batches"] is True
+
+
+def test_paired_units_stay_together_and_reshuffle_each_pass():
+    from genrm.train.sft import units_in_order
+
+    rows = [{"i": i} for i in range(8)]  # 4 units of 2
+    laid = units_in_order(rows, 2, total=20, seed=1)
+    assert len(laid) == 24  # whole passes (3 x 8)
+    assert all(laid[k]["i"] // 2 == laid[k + 1]["i"] // 2 and laid[k]["i"] % 2 == 0 for k in range(0, 24, 2))
+    passes = [[r["i"] for r in laid[k:k + 8]] for k in range(0, 24, 8)]
+    assert all(sorted(p) == list(range(8)) for p in passes) and passes[0] != passes[1]
+    assert laid == units_in_order(rows, 2, total=20, seed=1) and units_in_order(rows, 2, 0, 0) != []
 
 
 def test_genrm_examples_balanced_labels():

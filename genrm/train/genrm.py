@@ -29,9 +29,13 @@ def train_genrm(model: str, pairs: Sequence[PreferencePair], out: str | Path, co
                 eval_pairs: Sequence[PreferencePair] | None = None, template: str | None = None) -> Path:
     """Train an indicator-token GenRM on `pairs`; returns the checkpoint directory (`out/checkpoint`).
     The judge template is `template`, else the config key `template` (default "indicator").
+    Config key `paired_batches` (default true): a pair's two orders share every batch
+    (train_sft's units), so the "A" and "B" targets of one pair always meet and a position prior
+    alone earns nothing.
     With `eval_pairs`, also evaluates the saved judge into `out/eval/` (genrm.eval.evaluate)."""
     config = dict(config or {})
     template = template or config.pop("template", "indicator")
+    paired = config.pop("paired_batches", True)
     if template not in INDICATOR_TEMPLATES:
         raise ValueError(f"template must be an indicator template ({', '.join(INDICATOR_TEMPLATES)}), not {template!r}")
     indicator_ids(load_tokenizer(model), INDICATORS)  # clear error before any training if not single tokens
@@ -40,7 +44,8 @@ def train_genrm(model: str, pairs: Sequence[PreferencePair], out: str | Path, co
             "both_orders": True, "data": {"train": data_card(pairs)}}
     if eval_pairs:
         card["data"]["eval"] = data_card(eval_pairs)
-    checkpoint = train_sft(model, genrm_examples(pairs, template), out, config, card)
+    checkpoint = train_sft(model, genrm_examples(pairs, template), out, config, {**card, "paired_batches": paired},
+                           unit=2 if paired else 1)
     if eval_pairs:
         write_eval(checkpoint, eval_pairs, out)
     return checkpoint

@@ -8,6 +8,7 @@ takes the pre-tokenized `input_ids` + `labels` as they are.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,24 +26,49 @@ class SFTExample:
     eos: bool = True
 
 
-def tokenize(tokenizer, examples: Sequence[SFTExample], max_length: int | None = None) -> tuple[list[dict], int]:
+def tokenize(tokenizer, examples: Sequence[SFTExample], max_length: int | None = None,
+             unit: int = 1) -> tuple[list[dict], int]:
     """Rows with input_ids and labels (-100 on the prompt); examples over max_length are dropped
-    and counted (second value), never truncated: a truncated judge prompt loses its answer."""
-    rows, dropped = [], 0
+    and counted (second value), never truncated: a truncated judge prompt loses its answer. With
+    `unit` > 1 a unit of consecutive examples is kept or dropped whole."""
     prompts = tokenizer([render(tokenizer, ex.prompt) for ex in examples], add_special_tokens=False)["input_ids"]
     completions = tokenizer([ex.completion for ex in examples], add_special_tokens=False)["input_ids"]
+    encoded = []
     for ex, p, c in zip(examples, prompts, completions):
         c = c + ([tokenizer.eos_token_id] if ex.eos else [])
-        if max_length is not None and len(p) + len(c) > max_length:
-            dropped += 1
+        encoded.append({"input_ids": p + c, "labels": [-100] * len(p) + c})
+    rows, dropped = [], 0
+    for k in range(0, len(encoded), unit):
+        group = encoded[k:k + unit]
+        if max_length is not None and any(len(r["input_ids"]) > max_length for r in group):
+            dropped += len(group)
             continue
-        rows.append({"input_ids": p + c, "labels": [-100] * len(p) + c})
+        rows += group
     return rows, dropped
 
 
+def units_in_order(rows: list[dict], unit: int, total: int, seed: int) -> list[dict]:
+    """At least `total` rows made of whole units (`unit` consecutive rows: a pair's two orders),
+    the units shuffled afresh (seeded) on every pass over the data."""
+    import random
+
+    units = [rows[k:k + unit] for k in range(0, len(rows), unit)]
+    out, rng, passes = [], random.Random(seed), 0
+    while len(out) < total or passes == 0:
+        order = list(range(len(units)))
+        rng.shuffle(order)
+        out += [row for k in order for row in units[k]]
+        passes += 1
+    return out
+
+
 def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, config: dict | None = None,
-              card: dict | None = None) -> Path:
-    """Fine-tune `model` on `examples`; returns the checkpoint directory (`out/checkpoint`)."""
+              card: dict | None = None, unit: int = 1) -> Path:
+    """Fine-tune `model` on `examples`; returns the checkpoint directory (`out/checkpoint`).
+
+    `unit` > 1: consecutive examples form units that stay in one batch (GenRM's two orders of a
+    pair, so the "A" and "B" targets of the same pair meet in every batch and a position prior
+    earns nothing): the data is laid out unit by unit, shuffled per pass, and read in order."""
     import datasets
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
@@ -53,14 +79,27 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     args, own = make_args(SFTConfig, config or {}, out)
     args.max_length = None  # length is enforced in tokenize() by dropping, not truncating
     tokenizer = load_tokenizer(model, side="right")
-    rows, dropped = tokenize(tokenizer, examples, own.get("max_length"))
+    rows, dropped = tokenize(tokenizer, examples, own.get("max_length"), unit)
     report_dropped(len(rows), dropped, "training examples", own.get("max_length"))
+    kept = len(rows)
+    if unit > 1:
+        if args.per_device_train_batch_size % unit:
+            raise ValueError(f"per_device_train_batch_size={args.per_device_train_batch_size} must be a multiple of {unit} "
+                             "(the examples of a unit share a batch)")
+        if args.max_steps > 0:
+            per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
+            rows = units_in_order(rows, unit, args.max_steps * per_step, args.seed)
+        else:  # num_train_epochs passes over the data, laid out one after another
+            passes = max(1, math.ceil(args.num_train_epochs))
+            rows = units_in_order(rows, unit, passes * len(rows), args.seed)
+            args.num_train_epochs = args.num_train_epochs / passes
+        args.train_sampling_strategy = "sequential"
     lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
     freeze_bottom(lm, own.get("freeze_layers", 0))
     trainer = SFTTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
     quiet_trainer(trainer)
     trainer.train()
-    card = {**(card or {}), "base_model": model, "train_examples": len(rows), "dropped_too_long": dropped,
+    card = {**(card or {}), "base_model": model, "train_examples": kept, "dropped_too_long": dropped,
             "hyperparameters": {k: v for k, v in (config or {}).items()}}
     return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)
