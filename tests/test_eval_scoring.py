@@ -10,7 +10,7 @@ from genrm.data import DataError
 from genrm.eval import credit as C
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2
-from genrm.eval.runner import _score_pairs, subsample
+from genrm.eval.runner import score_pairs, subsample
 from genrm.judges.length import LengthJudge
 from genrm.stats import wilson
 from genrm.types import Judgment, PreferencePair
@@ -83,7 +83,7 @@ def test_sections_equal_independent_formula_with_ties_unparsed_missing_and_unkno
         for i in range(3 + s_no):
             pairs.append(pair(subset, i))
             judgments.append(policies[(i + s_no) % len(policies)])
-    body = _score_pairs(pairs, judgments, LengthJudge().judge(pairs), "rewardbench")
+    body = score_pairs(pairs, judgments, LengthJudge().judge(pairs), "rewardbench")
     acc, sections, overall = independent_scores([e for e in body["examples"] if e["subset"] != "my-own-set"])
     assert {k: v.accuracy for k, v in body["subsets"].items() if k != "my-own-set"} == acc
     assert body["sections"] == pytest.approx(sections, abs=1e-12)  # the official function

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from genrm.eval import credit as C
@@ -93,7 +93,7 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
     lengths = LengthJudge().judge(pairs)
     if len(judgments) != len(pairs):
         raise ValueError(f"judge returned {len(judgments)} judgments for {len(pairs)} pairs")
-    body = _score_best_of(data, judgments, lengths) if best_of else _score_pairs(pairs, judgments, lengths, bench)
+    body = score_best_of(data, judgments, lengths) if best_of else score_pairs(pairs, judgments, lengths, bench)
     result = EvalResult(bench=bench, model=model or getattr(judge, "name", None), judge=getattr(judge, "kind", None),
                         n=len(data), data=data_source, data_hash=data_hash(data), genrm_version=__version__,
                         tie_policy=dict(C.TIE_POLICY, **(rb2.BEST_OF_POLICY if best_of else {})),
@@ -122,10 +122,11 @@ def score_examples(examples: Sequence[dict]) -> Score:
                  unparsed=sum(e.get("unparsed", not e.get("parsed", True)) for e in examples), **per_order)
 
 
-def group_scores(examples: Sequence[dict], group: Callable[[dict], str] = lambda e: e["subset"]) -> dict[str, Score]:
+def group_scores(examples: Sequence[dict]) -> dict[str, Score]:
+    """A Score per subset."""
     groups: dict[str, list[dict]] = {}
     for e in examples:
-        groups.setdefault(group(e), []).append(e)
+        groups.setdefault(e["subset"], []).append(e)
     return {name: score_examples(exs) for name, exs in sorted(groups.items())}
 
 
@@ -147,7 +148,7 @@ def example(pair: PreferencePair, judgment: Judgment, length: Judgment) -> dict:
     return ex
 
 
-def _score_pairs(pairs: Sequence[PreferencePair], judgments: Sequence[Judgment], lengths: Sequence[Judgment],
+def score_pairs(pairs: Sequence[PreferencePair], judgments: Sequence[Judgment], lengths: Sequence[Judgment],
                  bench: str) -> dict:
     examples = [example(p, j, length) for p, j, length in zip(pairs, judgments, lengths)]
     subsets = group_scores(examples)
@@ -171,7 +172,7 @@ def _score_pairs(pairs: Sequence[PreferencePair], judgments: Sequence[Judgment],
 # ---------------------------------------------------------------- best-of-4 (RewardBench 2)
 
 
-def _score_best_of(rows: Sequence, judgments: Sequence[Judgment], lengths: Sequence[Judgment]) -> dict:
+def score_best_of(rows: Sequence, judgments: Sequence[Judgment], lengths: Sequence[Judgment]) -> dict:
     grids, length_grids = rb2.split_judgments(rows, judgments), rb2.split_judgments(rows, lengths)
     examples, ties_items, ties_length = [], [], []
     for row, grid, length_grid in zip(rows, grids, length_grids):
