@@ -213,3 +213,38 @@ def test_cli_train_bt_and_genrm(judge_tiny, tmp_path, capsys):
     rc = main(["train", "bt", "--model", str(judge_tiny), "--data", str(data), "--out", str(tmp_path / "bad"),
                "learnin_rate=1e-3"])
     assert rc == 1 and "unknown config key 'learnin_rate'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method", ["genrm", "bt"])
+def test_cached_frozen_layers_train_the_same_weights(method, judge_tiny, tmp_path):
+    """The frozen bottom computed once per sequence: the same losses and trained weights as
+    running it at every step (the top block trains; the bottom and the embeddings stay put)."""
+    from genrm.train.bt import train_bt
+    from genrm.train.common import losses
+    from genrm.train.genrm import train_genrm
+
+    train = {"genrm": train_genrm, "bt": train_bt}[method]
+    config = {**FAST, "learning_rate": 1e-2, "max_steps": 4, "per_device_train_batch_size": 4, "freeze_layers": 1,
+              "logging_steps": 1, "gradient_checkpointing": False}
+    runs = {}
+    for cached in (False, True):
+        out = tmp_path / f"cached-{cached}"
+        train(str(judge_tiny), make_pairs(8), out, {**config, "cache_frozen_layers": cached})
+        runs[cached] = (losses(out), load_state(method, out / "checkpoint"))
+    assert runs[True][0] == pytest.approx(runs[False][0], abs=1e-4)
+    plain, cached = runs[False][1], runs[True][1]
+    assert set(plain) == set(cached)
+    for name in plain:
+        assert torch.allclose(plain[name], cached[name], atol=1e-4), name
+    before = load_state(method, judge_tiny)
+    changed = [n for n in plain if n in before and not torch.equal(before[n], cached[n])]
+    assert changed and all(".layers.1." in n or n.startswith(("model.norm", "score", "lm_head")) for n in changed)
+
+
+def load_state(method: str, path) -> dict:
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, set_seed
+
+    set_seed(0)  # the same random score head as at the start of training
+    cls = AutoModelForCausalLM if method == "genrm" else AutoModelForSequenceClassification
+    kwargs = {} if method == "genrm" else {"num_labels": 1}
+    return _state(cls.from_pretrained(path, **kwargs))

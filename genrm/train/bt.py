@@ -12,6 +12,7 @@ from pathlib import Path
 
 from genrm.judges.bt import conversation_ids
 from genrm.logs import quiet_trainer
+from genrm.train.cached import cached_bottom
 from genrm.models import load_tokenizer, resolve_model, torch_dtype
 from genrm.train.common import (
     data_card,
@@ -58,10 +59,13 @@ def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, confi
     rm = AutoModelForSequenceClassification.from_pretrained(resolve_model(model), num_labels=1, dtype=torch_dtype("auto"))
     rm.config.pad_token_id = tokenizer.pad_token_id
     freeze_bottom(rm, own.get("freeze_layers", 0))
+    bottom = cached_bottom(rm, own, [r[k] for r in rows for k in ("chosen_ids", "rejected_ids")], tokenizer.pad_token_id,
+                           args)
     trainer = RewardTrainer(model=rm, args=args, train_dataset=datasets.Dataset.from_list(rows),
                             processing_class=tokenizer, peft_config=peft_config(own, "SEQ_CLS"))
     quiet_trainer(trainer)
-    trainer.train()
+    with bottom:
+        trainer.train()
     card = {"kind": "bt", "method": "bradley-terry", "base_model": model, "train_examples": len(rows),
             "dropped_too_long": dropped, "data": {"train": data_card(pairs)},
             "hyperparameters": dict(config or {})}

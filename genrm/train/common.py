@@ -4,6 +4,7 @@ genrm's own config keys (everything else goes to the TRL config class, unknown k
   lora: {r, alpha, dropout, target_modules}   train LoRA adapters (merged into the checkpoint)
   freeze_layers: N                             freeze the embeddings and the bottom N layers
   max_length: L                                drop (and count) examples longer than L tokens
+  cache_frozen_layers: true                    compute the frozen bottom once per sequence (train/cached.py)
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from genrm.judges.base import CARD
 from genrm.runs import atomic_write_json
 from genrm.shard import world_size
 
-OWN_KEYS = {"lora", "freeze_layers", "max_length"}
+OWN_KEYS = {"lora", "freeze_layers", "max_length", "cache_frozen_layers"}
 # the paper's optimiser settings (REFERENCE.md §1); learning rate per method is set by callers
 PAPER_DEFAULTS = {
     "learning_rate": 1e-6, "adam_beta1": 0.9, "adam_beta2": 0.95, "weight_decay": 0.1,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrm.logs import quiet_trainer
+from genrm.train.cached import cached_bottom
 from genrm.models import load_tokenizer, render, resolve_model
 from genrm.train.common import freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
 from genrm.types import Message
@@ -96,10 +97,12 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
         args.train_sampling_strategy = "sequential"
     lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
     freeze_bottom(lm, own.get("freeze_layers", 0))
+    bottom = cached_bottom(lm, own, [r["input_ids"] for r in rows], tokenizer.pad_token_id, args)
     trainer = SFTTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
     quiet_trainer(trainer)
-    trainer.train()
+    with bottom:
+        trainer.train()
     card = {**(card or {}), "base_model": model, "train_examples": kept, "dropped_too_long": dropped,
             "hyperparameters": {k: v for k, v in (config or {}).items()}}
     return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)
