@@ -12,8 +12,8 @@ from pathlib import Path
 
 from genrm.judges.bt import conversation_ids
 from genrm.logs import quiet_trainer
-from genrm.train.cached import cached_bottom
 from genrm.models import load_tokenizer, resolve_model, torch_dtype
+from genrm.train.cached import cached_bottom
 from genrm.train.common import (
     data_card,
     freeze_bottom,

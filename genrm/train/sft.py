@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrm.logs import quiet_trainer
-from genrm.train.cached import cached_bottom
 from genrm.models import load_tokenizer, render, resolve_model
+from genrm.train.cached import cached_bottom
 from genrm.train.common import freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
 from genrm.types import Message
 
