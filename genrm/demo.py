@@ -51,28 +51,47 @@ class DemoConfig:
     bt: dict = field(default_factory=dict)  # TRL RewardConfig keys + freeze_layers, lora
     genrm: dict = field(default_factory=dict)  # TRL SFTConfig keys + freeze_layers, lora
     star: dict = field(default_factory=dict)  # genrm.star.config.StarConfig keys (method, model, data set by the demo)
+    star_sft: dict = field(default_factory=dict)  # StarConfig keys for the STaR-SFT row only, over `star`
+    star_dpo: dict = field(default_factory=dict)  # and for the STaR-DPO row
 
 
-def _train(steps: int, lr: float, batch: int, freeze: int) -> dict:
+def _train(steps: int, lr: float, batch: int, freeze: int, cache: bool = False) -> dict:
+    """Trainer settings of a demo section; `cache`: the frozen bottom runs once per sequence (train/cached.py)."""
     return {"max_steps": steps, "learning_rate": lr, "per_device_train_batch_size": batch, "freeze_layers": freeze,
-            "logging_steps": max(1, steps // 5), "disable_tqdm": True, "warmup_steps": 0.1 if steps >= 20 else 0}
+            "logging_steps": max(1, steps // 5), "disable_tqdm": True, "warmup_steps": 0.1 if steps >= 20 else 0,
+            "gradient_checkpointing": False, **({"cache_frozen_layers": True} if cache else {})}
+
+
+def _epochs(epochs: float, lr: float, batch: int, freeze: int, cache: bool = False) -> dict:
+    """Like _train, for a set whose size is known only at run time (STaR's kept samples)."""
+    return {**_train(1, lr, batch, freeze, cache), "max_steps": -1, "num_train_epochs": epochs, "logging_steps": 5,
+            "warmup_steps": 0.1}
 
 
 # "tiny": the test size (seconds, on a tiny model); "default": `genrm demo`, budgeted for 15 minutes on 2
-# CPU cores with SmolLM2-135M; "medium": benchmarks/paper_table.py (about an hour); "large": hours
+# CPU cores with SmolLM2-135M (compact templates: 88-token judge prompts instead of 248; frozen bottom 24
+# of 30 blocks cached; GenRM 1.5 passes over 256 pairs in both orders; README "What the demo shows");
+# "medium": benchmarks/paper_table.py (about an hour); "large": hours
+COMPACT = {"indicator_template": "indicator-compact", "cot_template": "cot-compact"}
 SIZES = {
     "tiny": {"n_train": 8, "n_heldout": 8, "n_ood": 8, "eval": {"batch_size": 8, "votes": 1, "max_new_tokens": 8},
              "bt": _train(2, 1e-4, 4, 0), "genrm": _train(2, 1e-4, 4, 0),
              "star": {"iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 4,
                       "sampling": {"max_new_tokens": 8, "batch_size": 8}, "train": _train(1, 1e-4, 4, 0)}},
-    "default": {"n_train": 64, "n_heldout": 64, "n_ood": 64, "eval": {"batch_size": 16, "votes": 1, "max_new_tokens": 16},
-                "bt": _train(16, 2e-4, 8, 24), "genrm": _train(6, 2e-4, 8, 24),
-                "star": {"iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 8,
-                         "sampling": {"max_new_tokens": 16, "batch_size": 16}, "train": _train(2, 2e-4, 8, 24)}},
-    "medium": {"n_train": 256, "n_heldout": 96, "n_ood": 96, "eval": {"batch_size": 16, "votes": 1, "max_new_tokens": 24},
-               "bt": _train(48, 2e-4, 8, 24), "genrm": _train(24, 2e-4, 8, 24),
-               "star": {"iterations": 2, "shards": 2, "samples": 2, "max_train_pairs": 48,
-                        "sampling": {"max_new_tokens": 24, "batch_size": 16}, "train": _train(6, 2e-4, 8, 24)}},
+    "default": {**COMPACT, "n_train": 256, "n_heldout": 64, "n_ood": 64,
+                "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 8},
+                "bt": _train(32, 2e-4, 8, 24, cache=True), "genrm": _train(96, 2e-4, 8, 24, cache=True),
+                "star": {"iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 48,
+                         "sampling": {"max_new_tokens": 8, "batch_size": 32}},
+                "star_sft": {"train": _epochs(2, 2e-4, 8, 24, cache=True)},
+                "star_dpo": {"train": {**_epochs(1, 1e-4, 8, 24), "beta": 0.1}}},
+    "medium": {**COMPACT, "n_train": 512, "n_heldout": 128, "n_ood": 128,
+               "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 8},
+               "bt": _train(64, 2e-4, 8, 24, cache=True), "genrm": _train(192, 2e-4, 8, 24, cache=True),
+               "star": {"iterations": 2, "shards": 2, "samples": 2, "max_train_pairs": 512,
+                        "sampling": {"max_new_tokens": 8, "batch_size": 32}},
+               "star_sft": {"train": _epochs(2, 2e-4, 8, 24, cache=True)},
+               "star_dpo": {"train": {**_epochs(1, 1e-4, 8, 24), "beta": 0.1}}},
     "large": {"n_train": 800, "n_heldout": 200, "n_ood": 210, "ood_families": None,
               "eval": {"batch_size": 16, "votes": 4, "max_new_tokens": 96},
               "bt": _train(200, 1e-4, 8, 16), "genrm": _train(200, 1e-4, 8, 16),
@@ -172,7 +191,8 @@ def star_config(method: str, cfg: DemoConfig) -> dict:
     return merge({"method": method, "both_orders": True, "eval_baseline": False, "eval_fraction": 0, "seed": 0,
                   "force_verdict": cfg.force_verdict, "template": cfg.cot_template,
                   "eval": {"votes": e.votes, "max_new_tokens": e.max_new_tokens, "temperature": e.temperature,
-                           "top_p": e.top_p, "adaptive": e.adaptive, "batch_size": e.batch_size}}, cfg.star)
+                           "top_p": e.top_p, "adaptive": e.adaptive, "batch_size": e.batch_size}},
+                 merge(cfg.star, getattr(cfg, f"star_{method}")))
 
 
 def _star(method: str, model: str, data: dict, work: Path, cfg: DemoConfig, earlier: dict) -> dict:

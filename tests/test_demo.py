@@ -92,6 +92,19 @@ def test_settings_are_typed_and_checked():
         settings("tiny", {"votes": 3})
 
 
+def test_star_rows_take_their_own_trainer_settings():
+    from genrm.demo import star_config
+
+    cfg = settings("tiny", {"star": {"samples": 3}, "star_sft": {"train": {"learning_rate": 0.5}},
+                            "star_dpo": {"train": {"beta": 0.25}}})
+    sft, dpo = star_config("sft", cfg), star_config("dpo", cfg)
+    assert sft["samples"] == dpo["samples"] == 3
+    assert sft["train"]["learning_rate"] == 0.5 and "beta" not in sft["train"]
+    assert dpo["train"]["beta"] == 0.25 and dpo["train"]["learning_rate"] == cfg.star["train"]["learning_rate"]
+    assert settings("default").genrm["cache_frozen_layers"] and "cache_frozen_layers" not in star_config(
+        "dpo", settings("default"))["train"]
+
+
 def test_cli_prints_the_table_last(demo_dir, tiny_model_dir, capsys):
     from genrm.cli import main
 

@@ -248,3 +248,11 @@ def load_state(method: str, path) -> dict:
     cls = AutoModelForCausalLM if method == "genrm" else AutoModelForSequenceClassification
     kwargs = {} if method == "genrm" else {"num_labels": 1}
     return _state(cls.from_pretrained(path, **kwargs))
+
+
+def test_dpo_refuses_cached_frozen_layers(judge_tiny, tmp_path):
+    from genrm.train.dpo import DPOExample, train_dpo
+
+    example = DPOExample(prompt=[{"role": "user", "content": "q"}], chosen="[[A]]", rejected="[[B]]")
+    with pytest.raises(ValueError, match="cache_frozen_layers is implemented for SFT and BT"):
+        train_dpo(str(judge_tiny), [example], tmp_path, {**FAST, "freeze_layers": 1, "cache_frozen_layers": True})

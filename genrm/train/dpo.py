@@ -57,6 +57,9 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
 
     out = Path(out)
     args, own = make_args(DPOConfig, config or {}, out, defaults=DPO_DEFAULTS)
+    if own.get("cache_frozen_layers"):
+        raise ValueError("cache_frozen_layers is implemented for SFT and BT training, not DPO (its reference model "
+                         "needs the full forward pass): remove the key from the DPO settings")
     args.max_length = None  # length is enforced by dropping (genrm's max_length), never by truncating
     max_length = own.get("max_length")
     tokenizer = load_tokenizer(model, side="left")
