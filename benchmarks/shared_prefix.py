@@ -4,7 +4,9 @@ prompt, template header) computed once per run instead of once per row, against 
 
 Side by side in one run, same judge, same pairs, same batch size: the indicator judge (both
 orders) on the demo's built-in pairs with the compact and the MT-Bench template, and on
-RewardBench-like pairs (../shared/data alpacaeval / xstest / humanevalpack, the shortest
+RewardBench-like pairs; the CoT judge (the demo's settings: 1 vote per order, 8 sampled tokens and
+the forced verdict read through the KV cache; genrm.generation.hf shares the prefix the same way)
+on the built-in pairs with the compact template and on RewardBench-like pairs (../shared/data alpacaeval / xstest / humanevalpack, the shortest
 --pairs of them); the BT judge (a one-label head on the same base model; its conversations share
 the chat template's default system prompt) on the built-in pairs. Prints pairs/s both ways, the
 speed-up, max |difference| of p (must stay <= 1e-4), the shared prefix length and peak RSS.
@@ -22,7 +24,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def timed(judge, pairs, batch_size: int, share: bool) -> tuple[float, list]:
-    judge.share_prefix = share
+    getattr(judge, "generator", judge).share_prefix = share  # CoT: its generator holds the switch
     start = time.perf_counter()
     out = judge.judge(pairs, batch_size=batch_size)
     return time.perf_counter() - start, out
@@ -33,9 +35,11 @@ def main() -> None:
 
     from genrm.batching import common_prefix, encode
     from genrm.data import load_pairs
+    from genrm.generation.hf import HFGenerator
     from genrm.judges.bt import BTJudge
+    from genrm.judges.cot import CoTJudge
     from genrm.judges.indicator import IndicatorJudge
-    from genrm.models import render, resolve_model
+    from genrm.models import load_tokenizer, render, resolve_model
     from genrm.prompts import judge_messages
     from genrm.synth import make_pairs
 
@@ -54,16 +58,21 @@ def main() -> None:
     path = resolve_model(args.model)
     head = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32).eval()
     bt = BTJudge(head, AutoTokenizer.from_pretrained(path))
+    generator = HFGenerator(indicator.model, load_tokenizer(args.model, side="left"))
+    cot = CoTJudge(generator, votes=1, max_new_tokens=8, force_verdict=True, adaptive=False)
     cases = [("indicator, indicator-compact, built-in", indicator, "indicator-compact", builtin),
              ("indicator, MT-Bench template, built-in", indicator, "indicator", builtin),
              ("indicator, MT-Bench template, RewardBench-like", indicator, "indicator", real),
-             ("BT, built-in", bt, None, builtin)]
+             ("BT, built-in", bt, None, builtin),
+             ("CoT, cot-compact, built-in", cot, "cot-compact", builtin),
+             ("CoT, MT-Bench template, RewardBench-like", cot, "cot", real)]
     print(f"model={args.model} pairs per set={n} batch={args.batch_size} threads={torch.get_num_threads()}")
     speedups = []
     for label, judge, template, pairs in cases:
         if template:
             judge.template = template
-            rows = encode(judge.tokenizer, [render(judge.tokenizer, judge_messages(p, True, template)) for p in pairs])
+            tok = getattr(judge, "tokenizer", None) or judge.generator.tokenizer
+            rows = encode(tok, [render(tok, judge_messages(p, True, template)) for p in pairs])
         else:
             from genrm.judges.base import both_responses
             from genrm.judges.bt import conversation_ids

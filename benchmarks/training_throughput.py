@@ -3,7 +3,9 @@
 the built-in pairs in both orders) with TRL's defaults against genrm's choices, side by side.
 
 Variants (each in its own process, so its peak memory is its own): TRL defaults (gradient
-checkpointing on), gradient checkpointing off, the frozen bottom cached (`cache_frozen_layers`:
+checkpointing on; on CPU TRL's fused LM head projects every position, not only the labelled one:
+`all_positions` runs train_sft without genrm's `label_positions_only`), genrm's LM head on the
+labelled positions only, then cumulatively gradient checkpointing off, the frozen bottom cached (`cache_frozen_layers`:
 train/cached.py), padding-free batches, length-grouped batches. tokens/s counts real (non-pad)
 tokens of training steps; `wall` includes building the cache, so the cache pays off over epochs
 (its cost is one forward of the bottom blocks per sequence). The first logged loss of every
@@ -25,13 +27,14 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 VARIANTS = {
-    "TRL defaults": {},
+    "TRL defaults": {"all_positions": True},
+    "labelled positions only": {},
     "no grad. checkpointing": {"gradient_checkpointing": False},
     "cached frozen layers": {"cache_frozen_layers": True},
     "padding-free": {"padding_free": True, "gradient_checkpointing": False},
     "length-grouped": {"train_sampling_strategy": "group_by_length", "gradient_checkpointing": False},
 }
-SAME_BATCHES = ("no grad. checkpointing", "cached frozen layers", "padding-free")
+SAME_BATCHES = ("labelled positions only", "no grad. checkpointing", "cached frozen layers", "padding-free")
 
 
 def examples(n: int, max_tokens: int, data: str):
@@ -60,8 +63,15 @@ def run_variant(name: str, steps: int, batch_size: int, n: int, max_tokens: int,
     data = examples(n, max_tokens, data_name)
     rows, _ = tokenize(load_tokenizer("smollm2-135m"), data)
     tokens_per_epoch = sum(len(r["input_ids"]) for r in rows)
+    variant = dict(VARIANTS[name])
+    if variant.pop("all_positions", False):  # TRL's own CPU behaviour, for comparison
+        from contextlib import nullcontext
+
+        import genrm.train.sft
+
+        genrm.train.sft.label_positions_only = nullcontext
     config = {"max_steps": steps, "per_device_train_batch_size": batch_size, "learning_rate": 1e-5,
-              "freeze_layers": 24, "disable_tqdm": True, "logging_steps": 1, "warmup_steps": 0, **VARIANTS[name]}
+              "freeze_layers": 24, "disable_tqdm": True, "logging_steps": 1, "warmup_steps": 0, **variant}
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         train_sft("smollm2-135m", data, out, config)

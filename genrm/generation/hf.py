@@ -11,7 +11,10 @@ probability sits on a sampling boundary (rare; never seen on the test model).
 Shared prefill: the prompts of a batch are run through the model once (all but their last
 token), the KV cache is repeated for the `n` samples of each prompt, and `generate` continues
 from it, so a prompt's prefill is paid once, not `n` times (`share_prefill=False` re-prefills
-every sample, for comparison).
+every sample, for comparison). Shared prefix: the token prefix every prompt of a call starts with
+(system prompt, template header; 38 of 104 tokens of a compact CoT judge prompt, 175 of 273 of the
+MT-Bench one) is computed once per call (genrm.batching.SharedPrefix) and each batch continues
+from it (`share_prefix=False` turns it off, for comparison).
 
 Cue (SamplingParams.cue): after `generate`, its KV cache is kept and the cue's tokens are fed
 after each sample's own text (positions continue from the sample's last token, its EOS and
@@ -26,7 +29,7 @@ from collections.abc import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from genrm.batching import encode, left_pad
+from genrm.batching import SharedPrefix, common_prefix, encode, left_pad
 from genrm.generation.base import Completion, SamplingParams
 from genrm.models import cache_kwarg, load_causal_lm, load_tokenizer, render
 from genrm.types import Message
@@ -65,9 +68,10 @@ class HFGenerator:
     brings its `n` samples)."""
 
     def __init__(self, model, tokenizer, batch_size: int = 8, max_length: int | None = None,
-                 share_prefill: bool = True):
+                 share_prefill: bool = True, share_prefix: bool = True, min_prefix: int = 8):
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.max_length, self.share_prefill = batch_size, max_length, share_prefill
+        self.share_prefix, self.min_prefix = share_prefix, min_prefix
 
     @classmethod
     def from_pretrained(cls, model: str, dtype="auto", device: str | None = None, **options) -> HFGenerator:
@@ -87,23 +91,35 @@ class HFGenerator:
                       first_index: int = 0) -> list[list[Completion]]:
         """As `generate`, for prompts already rendered with the chat template."""
         rows = encode(self.tokenizer, texts, self.max_length)
+        k = common_prefix(rows) if self.share_prefix and len(rows) > 1 else 0
+        prefix = (rows[0][:k], SharedPrefix(self.model, rows[0][:k], self.device)) if k >= self.min_prefix else None
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths batch together
         out: list[list[Completion]] = [[] for _ in rows]
         with tqdm(total=len(rows) * params.n, desc="sampling", unit="sample", disable=not progress) as bar:
             for start in range(0, len(order), self.batch_size):
                 idx = order[start:start + self.batch_size]
                 seeds = [sample_seed(params.seed, texts[i], first_index + j) for i in idx for j in range(params.n)]
-                for i, completions in zip(idx, self._batch([rows[i] for i in idx], params, seeds)):
+                for i, completions in zip(idx, self._batch([rows[i] for i in idx], params, seeds, prefix)):
                     out[i] = completions
                 bar.update(len(idx) * params.n)
         return out
 
     @torch.no_grad()
-    def _batch(self, rows: list[list[int]], params: SamplingParams, seeds: list[int]) -> list[list[Completion]]:
+    def _batch(self, rows: list[list[int]], params: SamplingParams, seeds: list[int],
+               prefix: tuple[list[int], SharedPrefix] | None = None) -> list[list[Completion]]:
+        """`prefix`: (the tokens every row starts with, their SharedPrefix); the rows then sit after
+        it with their padding in between (masked; positions continue from the prefix)."""
         from transformers import GenerationConfig, LogitsProcessorList
 
         tok, n = self.tokenizer, params.n
-        batch = left_pad(rows, tok.pad_token_id, self.device)
+        head = len(prefix[0]) if prefix else 0
+        batch = left_pad([r[head:] for r in rows], tok.pad_token_id, self.device)
+        if prefix:
+            b = len(rows)
+            batch["input_ids"] = torch.cat([torch.tensor([prefix[0]] * b, device=self.device), batch["input_ids"]], 1)
+            batch["attention_mask"] = torch.cat([torch.ones(b, head, dtype=torch.long, device=self.device),
+                                                 batch["attention_mask"]], 1)
+            batch["position_ids"] = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
         ids = batch["input_ids"].repeat_interleave(n, 0)
         mask = batch["attention_mask"].repeat_interleave(n, 0)
         config = GenerationConfig(max_new_tokens=params.max_new_tokens, do_sample=False, num_beams=1,
@@ -111,8 +127,8 @@ class HFGenerator:
         kwargs = {}
         if params.temperature > 0:
             kwargs["logits_processor"] = LogitsProcessorList([RowSampler(seeds, params.temperature, params.top_p)])
-        if self.share_prefill and n > 1 and ids.shape[1] > 1:
-            kwargs[cache_kwarg(self.model)] = self._prefill(batch, n)
+        if (self.share_prefill and n > 1 and ids.shape[1] > head + 1) or prefix:
+            kwargs[cache_kwarg(self.model)] = self._prefill(batch, n, prefix[1] if prefix else None)
         output = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
                                      return_dict_in_generate=True, **kwargs)
         new = output.sequences[:, ids.shape[1]:]
@@ -146,13 +162,24 @@ class HFGenerator:
         probs = torch.softmax(logits[:, [c[0] for c in choices]].float(), dim=-1).cpu()
         return [tuple(float(x) for x in row) for row in probs]
 
-    def _prefill(self, batch: dict, n: int):
-        """KV cache of every prompt but its last token, computed once and repeated n times."""
+    def _prefill(self, batch: dict, n: int, prefix: SharedPrefix | None = None):
+        """KV cache of every prompt but its last token, computed once and repeated n times; it
+        starts from the shared prefix's cache when there is one (without share_prefill, only the
+        prefix is cached and `generate` prefills the rest of each of the n copies)."""
+        import copy
+
         from transformers import DynamicCache
 
-        cache = DynamicCache(config=self.model.config)
-        self.model(input_ids=batch["input_ids"][:, :-1], attention_mask=batch["attention_mask"][:, :-1],
-                   position_ids=batch["position_ids"][:, :-1], use_cache=True, **{cache_kwarg(self.model): cache},
-                   logits_to_keep=1)
-        cache.batch_repeat_interleave(n)
+        rows = batch["input_ids"].shape[0]
+        if prefix is None:
+            cache, start = DynamicCache(config=self.model.config), 0
+        else:
+            cache, start = copy.deepcopy(prefix.cache), prefix.length
+            cache.batch_repeat_interleave(rows)
+        if self.share_prefill and n > 1 and batch["input_ids"].shape[1] - 1 > start:
+            self.model(input_ids=batch["input_ids"][:, start:-1], attention_mask=batch["attention_mask"][:, :-1],
+                       position_ids=batch["position_ids"][:, start:-1], use_cache=True,
+                       **{cache_kwarg(self.model): cache}, logits_to_keep=1)
+        if n > 1:
+            cache.batch_repeat_interleave(n)
         return cache

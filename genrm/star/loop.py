@@ -257,7 +257,7 @@ def judge_card(cfg: StarConfig, i: int) -> dict:
 
 def train(run: RunDir, cfg: StarConfig, i: int, current: str) -> dict:
     """Train on this iteration's set (or, with restart_from_base, on every set so far from the base)."""
-    from genrm.train.common import losses
+    from genrm.train.common import losses, steps_done
 
     here = run / f"iter-{i}"
     records = json.loads((here / "dataset.json").read_text())
@@ -276,7 +276,7 @@ def train(run: RunDir, cfg: StarConfig, i: int, current: str) -> dict:
 
         path = train_sft(start, S.sft_from_records(records), here / "train", cfg.train, judge_card(cfg, i))
     logged = losses(here / "train")
-    return {"checkpoint": str(path), "steps": len(logged), "loss": [logged[0], logged[-1]] if logged else None}
+    return {"checkpoint": str(path), "steps": steps_done(here / "train"), "loss": [logged[0], logged[-1]] if logged else None}
 
 
 # ---------------------------------------------------------------- evaluation

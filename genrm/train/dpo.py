@@ -15,7 +15,14 @@ from pathlib import Path
 
 from genrm.logs import quiet_trainer
 from genrm.models import FIXED_DATE, load_tokenizer, render, resolve_model
-from genrm.train.common import freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
+from genrm.train.common import (
+    freeze_bottom,
+    label_positions_only,
+    make_args,
+    peft_config,
+    report_dropped,
+    save_checkpoint,
+)
 from genrm.types import Message
 
 # DPO-specific defaults on top of train.common.PAPER_DEFAULTS
@@ -70,7 +77,8 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
     trainer = DPOTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list([ex.to_row() for ex in kept]),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
     quiet_trainer(trainer)
-    trainer.train()
+    with label_positions_only():
+        trainer.train()
     card = {**(card or {}), "base_model": model, "train_pairs": len(kept), "dropped_too_long": dropped,
             "hyperparameters": dict(config or {}), "beta": args.beta}
     return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)
