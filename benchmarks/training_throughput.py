@@ -67,9 +67,9 @@ def run_variant(name: str, steps: int, batch_size: int, n: int, max_tokens: int,
     if variant.pop("all_positions", False):  # TRL's own CPU behaviour, for comparison
         from contextlib import nullcontext
 
-        import genrm.train.sft
+        import genrm.train.common
 
-        genrm.train.sft.label_positions_only = nullcontext
+        genrm.train.common.label_positions_only = nullcontext
     config = {"max_steps": steps, "per_device_train_batch_size": batch_size, "learning_rate": 1e-5,
               "freeze_layers": 24, "disable_tqdm": True, "logging_steps": 1, "warmup_steps": 0, **variant}
     with tempfile.TemporaryDirectory() as out:

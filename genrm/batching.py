@@ -52,27 +52,42 @@ def common_prefix(rows: Sequence[Sequence[int]]) -> int:
 
 class SharedPrefix:
     """The KV cache of a token prefix every row starts with, computed once; `extend(batch)` makes a
-    batch of the rows' remaining tokens continue from it."""
+    batch of the rows' remaining tokens continue from it, `prepend(batch)` puts the prefix's tokens
+    back in front (for `generate`, which takes whole sequences beside a cache of their start)."""
 
     def __init__(self, model, prefix: Sequence[int], device):
         from transformers import DynamicCache
 
         from genrm.models import cache_kwarg
 
-        self.length, self.name = len(prefix), cache_kwarg(model)
+        self.tokens, self.length, self.name = list(prefix), len(prefix), cache_kwarg(model)
         self.cache = DynamicCache(config=model.config)
         with torch.no_grad():
-            model(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True, **{self.name: self.cache})
+            model(input_ids=torch.tensor([self.tokens], device=device), use_cache=True, **{self.name: self.cache})
 
-    def extend(self, batch: dict) -> dict:
+    def copies(self, rows: int):
+        """The prefix's cache repeated for `rows` rows (a fresh copy: a forward pass extends it)."""
         import copy
 
         cache = copy.deepcopy(self.cache)
-        cache.batch_repeat_interleave(batch["input_ids"].shape[0])
-        ones = torch.ones((batch["input_ids"].shape[0], self.length), dtype=batch["attention_mask"].dtype,
-                          device=batch["attention_mask"].device)
-        return {**batch, "attention_mask": torch.cat([ones, batch["attention_mask"]], dim=1),
-                "position_ids": batch["position_ids"] + self.length, self.name: cache}
+        cache.batch_repeat_interleave(rows)
+        return cache
+
+    def _attended(self, mask: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.ones((mask.shape[0], self.length), dtype=mask.dtype, device=mask.device), mask], dim=1)
+
+    def prepend(self, batch: dict) -> dict:
+        """A left-padded batch of the rows' remaining tokens with the prefix in front (attended;
+        the rows' positions continue after it, their padding stays masked in between)."""
+        ids = batch["input_ids"]
+        head = torch.tensor([self.tokens] * ids.shape[0], dtype=ids.dtype, device=ids.device)
+        return {**batch, "input_ids": torch.cat([head, ids], dim=1), "attention_mask": self._attended(batch["attention_mask"]),
+                "position_ids": torch.cat([torch.arange(self.length, device=ids.device).expand(ids.shape[0], -1),
+                                           batch["position_ids"] + self.length], dim=1)}
+
+    def extend(self, batch: dict) -> dict:
+        return {**batch, "attention_mask": self._attended(batch["attention_mask"]),
+                "position_ids": batch["position_ids"] + self.length, self.name: self.copies(batch["input_ids"].shape[0])}
 
 
 @torch.no_grad()

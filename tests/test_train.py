@@ -266,7 +266,7 @@ def test_labelled_positions_only_train_the_same_weights(method, judge_tiny, tmp_
 
     import trl.trainer.utils as trl_utils
 
-    from genrm.train import dpo, sft
+    from genrm.train import common, dpo
     from genrm.train.common import label_positions_only, losses
     from genrm.train.dpo import DPOExample
     from genrm.train.genrm import train_genrm
@@ -276,8 +276,7 @@ def test_labelled_positions_only_train_the_same_weights(method, judge_tiny, tmp_
                            rejected="[[B]] no") for i in range(8)]
     runs = {}
     for compact in (False, True):
-        module = sft if method == "genrm" else dpo
-        monkeypatch.setattr(module, "label_positions_only", label_positions_only if compact else nullcontext)
+        monkeypatch.setattr(common, "label_positions_only", label_positions_only if compact else nullcontext)
         out = tmp_path / f"compact-{compact}"
         if method == "genrm":
             train_genrm(str(judge_tiny), make_pairs(8), out, config)

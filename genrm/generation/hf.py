@@ -92,7 +92,7 @@ class HFGenerator:
         """As `generate`, for prompts already rendered with the chat template."""
         rows = encode(self.tokenizer, texts, self.max_length)
         k = common_prefix(rows) if self.share_prefix and len(rows) > 1 else 0
-        prefix = (rows[0][:k], SharedPrefix(self.model, rows[0][:k], self.device)) if k >= self.min_prefix else None
+        prefix = SharedPrefix(self.model, rows[0][:k], self.device) if k >= self.min_prefix else None
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths batch together
         out: list[list[Completion]] = [[] for _ in rows]
         with tqdm(total=len(rows) * params.n, desc="sampling", unit="sample", disable=not progress) as bar:
@@ -106,20 +106,15 @@ class HFGenerator:
 
     @torch.no_grad()
     def _batch(self, rows: list[list[int]], params: SamplingParams, seeds: list[int],
-               prefix: tuple[list[int], SharedPrefix] | None = None) -> list[list[Completion]]:
-        """`prefix`: (the tokens every row starts with, their SharedPrefix); the rows then sit after
-        it with their padding in between (masked; positions continue from the prefix)."""
+               prefix: SharedPrefix | None = None) -> list[list[Completion]]:
+        """`prefix`: the tokens every row starts with (SharedPrefix.prepend lays the batch out)."""
         from transformers import GenerationConfig, LogitsProcessorList
 
         tok, n = self.tokenizer, params.n
-        head = len(prefix[0]) if prefix else 0
+        head = prefix.length if prefix else 0
         batch = left_pad([r[head:] for r in rows], tok.pad_token_id, self.device)
         if prefix:
-            b = len(rows)
-            batch["input_ids"] = torch.cat([torch.tensor([prefix[0]] * b, device=self.device), batch["input_ids"]], 1)
-            batch["attention_mask"] = torch.cat([torch.ones(b, head, dtype=torch.long, device=self.device),
-                                                 batch["attention_mask"]], 1)
-            batch["position_ids"] = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+            batch = prefix.prepend(batch)
         ids = batch["input_ids"].repeat_interleave(n, 0)
         mask = batch["attention_mask"].repeat_interleave(n, 0)
         config = GenerationConfig(max_new_tokens=params.max_new_tokens, do_sample=False, num_beams=1,
@@ -128,7 +123,7 @@ class HFGenerator:
         if params.temperature > 0:
             kwargs["logits_processor"] = LogitsProcessorList([RowSampler(seeds, params.temperature, params.top_p)])
         if (self.share_prefill and n > 1 and ids.shape[1] > head + 1) or prefix:
-            kwargs[cache_kwarg(self.model)] = self._prefill(batch, n, prefix[1] if prefix else None)
+            kwargs[cache_kwarg(self.model)] = self._prefill(batch, n, prefix)
         output = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
                                      return_dict_in_generate=True, **kwargs)
         new = output.sequences[:, ids.shape[1]:]
@@ -166,16 +161,12 @@ class HFGenerator:
         """KV cache of every prompt but its last token, computed once and repeated n times; it
         starts from the shared prefix's cache when there is one (without share_prefill, only the
         prefix is cached and `generate` prefills the rest of each of the n copies)."""
-        import copy
-
         from transformers import DynamicCache
 
-        rows = batch["input_ids"].shape[0]
         if prefix is None:
             cache, start = DynamicCache(config=self.model.config), 0
         else:
-            cache, start = copy.deepcopy(prefix.cache), prefix.length
-            cache.batch_repeat_interleave(rows)
+            cache, start = prefix.copies(batch["input_ids"].shape[0]), prefix.length
         if self.share_prefill and n > 1 and batch["input_ids"].shape[1] - 1 > start:
             self.model(input_ids=batch["input_ids"][:, start:-1], attention_mask=batch["attention_mask"][:, :-1],
                        position_ids=batch["position_ids"][:, start:-1], use_cache=True,

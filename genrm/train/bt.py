@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genrm.judges.bt import conversation_ids
-from genrm.logs import quiet_trainer
 from genrm.models import load_tokenizer, resolve_model, torch_dtype
 from genrm.train.cached import cached_bottom
 from genrm.train.common import (
     data_card,
+    fit,
     freeze_bottom,
     make_args,
     peft_config,
@@ -63,9 +63,7 @@ def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, confi
                            args)
     trainer = RewardTrainer(model=rm, args=args, train_dataset=datasets.Dataset.from_list(rows),
                             processing_class=tokenizer, peft_config=peft_config(own, "SEQ_CLS"))
-    quiet_trainer(trainer)
-    with bottom:
-        trainer.train()
+    fit(trainer, bottom)
     card = {"kind": "bt", "method": "bradley-terry", "base_model": model, "train_examples": len(rows),
             "dropped_too_long": dropped, "data": {"train": data_card(pairs)},
             "hyperparameters": dict(config or {})}

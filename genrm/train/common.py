@@ -86,6 +86,20 @@ def label_positions_only():
         trl_utils._use_triton = original
 
 
+def fit(trainer, *contexts) -> None:
+    """Run a TRL trainer the genrm way: its log dicts to the run's log (genrm.logs.quiet_trainer),
+    the LM head on labelled positions only, inside `contexts` (e.g. a CachedBottom)."""
+    from contextlib import ExitStack
+
+    from genrm.logs import quiet_trainer
+
+    quiet_trainer(trainer)
+    with ExitStack() as stack:
+        for context in (*contexts, label_positions_only()):
+            stack.enter_context(context)
+        trainer.train()
+
+
 def peft_config(own: dict, task_type: str):
     lora = own.get("lora")
     if not lora:

@@ -13,16 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.logs import quiet_trainer
 from genrm.models import FIXED_DATE, load_tokenizer, render, resolve_model
-from genrm.train.common import (
-    freeze_bottom,
-    label_positions_only,
-    make_args,
-    peft_config,
-    report_dropped,
-    save_checkpoint,
-)
+from genrm.train.common import fit, freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
 from genrm.types import Message
 
 # DPO-specific defaults on top of train.common.PAPER_DEFAULTS
@@ -76,9 +68,7 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
     freeze_bottom(lm, own.get("freeze_layers", 0))
     trainer = DPOTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list([ex.to_row() for ex in kept]),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
-    quiet_trainer(trainer)
-    with label_positions_only():
-        trainer.train()
+    fit(trainer)
     card = {**(card or {}), "base_model": model, "train_pairs": len(kept), "dropped_too_long": dropped,
             "hyperparameters": dict(config or {}), "beta": args.beta}
     return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)

@@ -13,17 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.logs import quiet_trainer
 from genrm.models import load_tokenizer, render, resolve_model
 from genrm.train.cached import cached_bottom
-from genrm.train.common import (
-    freeze_bottom,
-    label_positions_only,
-    make_args,
-    peft_config,
-    report_dropped,
-    save_checkpoint,
-)
+from genrm.train.common import fit, freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
 from genrm.types import Message
 
 
@@ -107,9 +99,7 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     bottom = cached_bottom(lm, own, [r["input_ids"] for r in rows], tokenizer.pad_token_id, args)
     trainer = SFTTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
-    quiet_trainer(trainer)
-    with bottom, label_positions_only():
-        trainer.train()
+    fit(trainer, bottom)
     card = {**(card or {}), "base_model": model, "train_examples": kept, "dropped_too_long": dropped,
             "hyperparameters": {k: v for k, v in (config or {}).items()}}
     return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)
