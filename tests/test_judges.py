@@ -124,10 +124,12 @@ def test_load_judge_dispatch_and_errors(tiny_model_dir, tmp_path):
 
 def test_bt_max_length_error_names_the_pair(bt_dir):
     from genrm import load_judge
+    from genrm.data import DataError
 
     judge = load_judge(str(bt_dir), max_length=20)
-    with pytest.raises(ValueError, match=r"exceed max_length=20 tokens \(first: pair v0 from toy.jsonl:1, \d+ tokens\)"):
+    with pytest.raises(DataError, match=r"toy.jsonl, row 1, field '\w+': pair 'v0' is \d+ tokens, over the limit of 20") as e:
         judge.judge(varied_pairs(2))
+    assert e.value.kind == "too_long" and e.value.row == 1
 
 
 def test_foreign_bt_checkpoint_keeps_its_pad_convention(tiny_model_dir, tmp_path):
@@ -185,15 +187,14 @@ def test_shared_prefix_gives_the_same_scores(kind, bt_dir, short_prompt_lm):
     """The judge prompts' common prefix (system prompt, template header) computed once: same scores."""
     from genrm import load_judge
     from genrm.batching import common_prefix
-    from genrm.models import render
+    from genrm.chat import chat_ids
 
     pairs = varied_pairs(10)
     judge = load_judge(str(bt_dir if kind == "bt" else short_prompt_lm), dtype=torch.float32)
     if kind == "genrm":
-        from genrm.batching import encode
         from genrm.prompts import judge_messages
 
-        rows = encode(judge.tokenizer, [render(judge.tokenizer, judge_messages(p, True)) for p in pairs])
+        rows = chat_ids(judge.tokenizer, [judge_messages(p, True) for p in pairs])
         assert common_prefix(rows) >= 8  # the shared system prompt is long enough to be shared
     shared = judge.judge(pairs, batch_size=3)
     judge.share_prefix = False
