@@ -47,8 +47,8 @@ def build_judge(name: str):
 
 
 def bodies(judge, data: Path, n: int, max_chars: int, seed: int) -> list[bytes]:
+    from genrm.chat import render
     from genrm.data import load_pairs
-    from genrm.models import render
 
     tokenizer = getattr(judge, "tokenizer", None)
     pool = [(p.prompt[-1]["content"], text) for name in ("alpacaeval", "xstest") for p in load_pairs(data / f"{name}.jsonl")

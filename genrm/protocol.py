@@ -49,7 +49,7 @@ class ChatFrame:
 
     @classmethod
     def of(cls, tokenizer) -> ChatFrame | None:
-        from genrm.models import render
+        from genrm.chat import render
 
         try:
             text = render(tokenizer, [{"role": "user", "content": SLOT}])

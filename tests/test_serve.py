@@ -95,7 +95,8 @@ def user(text: str) -> list[dict]:
 
 
 def test_chat_template_prompt_is_unwrapped_and_eos_dropped(tiny_model_dir):
-    from genrm.models import load_tokenizer, render
+    from genrm.chat import render
+    from genrm.models import load_tokenizer
 
     tok = load_tokenizer(str(tiny_model_dir))
     frame = ChatFrame.of(tok)
@@ -114,7 +115,8 @@ def test_chat_template_prompt_is_unwrapped_and_eos_dropped(tiny_model_dir):
 
 def test_score_batches_concurrent_requests_and_matches_bt_score(tiny_bt_dir, tiny_model_dir, serve):
     from genrm import load_judge
-    from genrm.models import load_tokenizer, render
+    from genrm.chat import render
+    from genrm.models import load_tokenizer
 
     bt = load_judge(str(tiny_bt_dir), max_length=96)
     judge = CountingPointwise(bt)
@@ -136,7 +138,7 @@ def test_score_batches_concurrent_requests_and_matches_bt_score(tiny_bt_dir, tin
     assert stats["judge_calls"] == len(judge.calls) and stats["most_requests_per_call"] > 1
     # a conversation over --max-length: a 400 for that request only, then the server still answers
     status, body, _ = post(server.url + "/score", {"query": ["q " + "long " * 100], "prompts": ["q "]})
-    assert status == 400 and "max_length=96" in body["error"]
+    assert status == 400 and "over the judge's limit of 96 tokens" in body["error"]
     assert post(server.url + "/get_reward", {"query": ["qa"], "prompts": ["q"]})[1]["rewards"] == \
         pytest.approx(bt.score([user("q")], ["a"]), abs=1e-5)
 
