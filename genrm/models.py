@@ -106,7 +106,36 @@ def load_causal_lm(name: str, dtype: torch.dtype | str = "auto", device: str | N
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(resolve_model(name), dtype=torch_dtype(dtype))
-    return model.to(device or default_device()).eval()
+    return placed(model, dtype, device)
+
+
+def placed(model, dtype, device: str | None = None):
+    """`model` on its device in eval mode; dtype "int8" quantizes it (`quantize_int8`)."""
+    model = model.to(device or default_device()).eval()
+    if dtype == "int8":
+        quantize_int8(model)
+    return model
+
+
+def quantize_int8(model) -> None:
+    """CPU judging in int8: the transformer blocks' linear layers become dynamically quantized
+    (int8 weights, activations quantized per batch; torch.ao quantize_dynamic, fbgemm on x86).
+    Embeddings, norms and the output head (LM head or score head) stay fp32. Scores change
+    slightly: benchmarks/int8_judging.py measures by how much and how much faster."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    if next(model.parameters()).device.type != "cpu":
+        raise ModelError("dtype int8 is the CPU path (dynamic quantization); on a GPU use bfloat16")
+    body = getattr(model, "model", None) or model.get_decoder()
+    with warnings.catch_warnings():  # torch.ao's deprecation notices: the API works in this torch
+        warnings.simplefilter("ignore")
+        quantize_dynamic(body, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+
+
+def is_int8(model) -> bool:
+    return any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
 
 
 def cache_kwarg(model) -> str:
@@ -122,6 +151,8 @@ def default_device() -> str:
 
 
 def torch_dtype(dtype):
+    if dtype == "int8":  # loaded in fp32, then quantized (placed / quantize_int8)
+        return torch.float32
     if dtype == "auto":
         return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
     return getattr(torch, dtype) if isinstance(dtype, str) else dtype

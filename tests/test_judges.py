@@ -204,3 +204,20 @@ def test_shared_prefix_gives_the_same_scores(kind, bt_dir, short_prompt_lm):
         if a[0] is not None:
             assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, field
     assert common_prefix([[1, 2, 3], [1, 2, 4, 5], [1, 2]]) == 1 and common_prefix([[7, 8], [7, 8]]) == 1
+
+
+@pytest.mark.parametrize("kind", ["bt", "genrm"])
+def test_int8_judging_quantizes_the_blocks_and_stays_close(kind, bt_dir, short_prompt_lm):
+    from genrm import load_judge
+    from genrm.eval.journal import identity
+    from genrm.models import is_int8
+
+    path = str(bt_dir if kind == "bt" else short_prompt_lm)
+    pairs = varied_pairs(8)
+    fp32, int8 = (load_judge(path, dtype=d) for d in ("float32", "int8"))
+    assert is_int8(int8.model) and not is_int8(fp32.model)
+    head = getattr(int8.model, "lm_head", None) or int8.model.score
+    assert type(head) is torch.nn.Linear  # the output head stays fp32
+    a, b = ([j.p_chosen for j in judge.judge(pairs, batch_size=4)] for judge in (fp32, int8))
+    assert a != b and b == pytest.approx(a, abs=0.15)
+    assert identity(int8)["dtype"] == "int8" and identity(fp32)["dtype"] == "torch.float32"

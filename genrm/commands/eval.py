@@ -22,8 +22,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data", default=None, help="local file or directory with the bench's schema (offline use)")
     parser.add_argument("--split", default=None, help="split of a hub dataset or snapshot directory")
     parser.add_argument("--votes", type=int, default=None, help="sampled verdicts per pair (CoT judges)")
-    parser.add_argument("--dtype", default=None, choices=("auto", "float32", "bfloat16", "float16"),
-                        help="weights dtype (default auto: bf16 on a GPU that has it, else fp32)")
+    parser.add_argument("--dtype", default=None, choices=("auto", "float32", "bfloat16", "float16", "int8"),
+                        help="weights dtype (default auto: bf16 on a GPU that has it, else fp32; int8: CPU dynamic "
+                             "quantization of the linear layers, see benchmarks/int8_judging.py)")
     cot = parser.add_argument_group("CoT judges (names as in the STaR config's sampling section)")
     cot.add_argument("--backend", default=None, choices=("hf", "vllm"), help="generation backend (default hf)")
     cot.add_argument("--temperature", type=float, default=None, help="sampling temperature (judge card, else 1.0)")

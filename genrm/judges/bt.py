@@ -21,7 +21,7 @@ from genrm.batching import map_batches
 from genrm.chat import chat_ids
 from genrm.judges.base import Response, assistant, both_responses, pointwise_judgments
 from genrm.lengths import TooLong, apply_policy, input_limit, too_long
-from genrm.models import default_device, prepare_tokenizer, torch_dtype
+from genrm.models import placed, prepare_tokenizer, torch_dtype
 from genrm.types import Judgment, Message, PreferencePair
 
 
@@ -69,7 +69,7 @@ class BTJudge:
         model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch_dtype(dtype))
         if model.config.num_labels != 1:
             raise ValueError(f"{path}: a sequence classifier with {model.config.num_labels} labels is not a reward model (need 1)")
-        model = model.to(device or default_device()).eval()
+        model = placed(model, dtype, device)
         return cls(model, AutoTokenizer.from_pretrained(path), max_length=max_length, name=name or path,
                    own_checkpoint=bool(card))
 
