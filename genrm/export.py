@@ -6,7 +6,9 @@
     (BT; also the `text-classification` pipeline) or AutoModelForCausalLM (GenRM) alone;
   - genrm_judge.json: judge kind, template, indicator tokens, position policy, base model, data,
     and the held-out evaluation if there is one; `genrm.load_judge(out)` rebuilds the judge;
-  - README.md: a model card (method, data, hyperparameters, evaluation, how to use).
+  - README.md: the model card (genrm.model_card: judge, training data, hyperparameters, evaluation
+    per subset, how to use), with the hub's metadata on top.
+`push_to_hub(out, repo)` uploads the exported folder to a hub model repo (`genrm export --push-to-hub`).
 
 The files are readable by transformers 5.x (which wrote them) and by 4.x (4.51, as the official
 RewardBench harness pins it): `make_compatible` adds the legacy top-level config keys next to the
@@ -33,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from genrm.judges.base import CARD
+from genrm.model_card import model_card
 from genrm.runs import atomic_write_json, atomic_write_text
 
 POSITION_POLICY = {
@@ -78,6 +81,7 @@ def export_run(run: str | Path, out: str | Path) -> Path:
         card["run_config"] = run_config
     held_out = read_eval(run)
     if held_out:
+        held_out["data"] = held_out["data"] or run_config.get("eval_data")
         card["eval"] = held_out
 
     tmp = out.parent / f".{out.name}.tmp"
@@ -104,7 +108,8 @@ def export_run(run: str | Path, out: str | Path) -> Path:
 
 def read_eval(run: Path) -> dict | None:
     """The run's held-out evaluation (RUN/eval/results.json, written by genrm.eval.evaluate): its
-    pooled Score (accuracy, n, ci95, length baseline, per-order accuracy, ties, unparsed)."""
+    pooled Score (accuracy, n, ci95, length baseline, per-order accuracy, ties, unparsed), the
+    Score of each subset, the data source, bench and overall score."""
     from dataclasses import asdict
 
     from genrm.types import EvalResult
@@ -112,7 +117,26 @@ def read_eval(run: Path) -> dict | None:
     path = run / "eval" / "results.json"
     if not path.is_file():
         return None
-    return {**asdict(EvalResult.from_dict(json.loads(path.read_text())).pooled), "results": "eval/results.json"}
+    result = EvalResult.from_dict(json.loads(path.read_text()))
+    return {**asdict(result.pooled), "subsets": {name: asdict(s) for name, s in result.subsets.items()},
+            "bench": result.bench, "data": result.data, "overall": result.overall, "results": "eval/results.json"}
+
+
+def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None) -> str:
+    """Upload an exported judge (`folder`: safetensors, tokenizer, genrm_judge.json, README.md) to
+    the hub model repo `repo_id`, created first if it does not exist (private if asked). The token
+    is `token`, else huggingface_hub's own (HF_TOKEN, `hf auth login`). Returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    folder = Path(folder)
+    if not (folder / CARD).is_file():
+        raise FileNotFoundError(f"{folder}: not an exported judge (no {CARD})")
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    kind = json.loads((folder / CARD).read_text()).get("kind")
+    commit = api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=str(folder),
+                               commit_message=f"genrm export: {kind} judge")
+    return commit.commit_url
 
 
 def legacy_config(config: dict) -> tuple[dict, list[str]]:
@@ -323,59 +347,3 @@ def _strip_new_layout(config: dict) -> None:
     for value in config.values():
         if isinstance(value, dict):
             _strip_new_layout(value)
-
-
-def model_card(card: dict) -> str:
-    """The README.md text of an exported judge."""
-    kind = card["kind"]
-    method = {"bt": "Bradley-Terry reward model (sequence classifier, one label), trained with TRL's RewardTrainer",
-              "genrm": "GenRM with an answer-indicator token (Mahan et al. 2024), trained with TRL's SFTTrainer "
-                       "on -log p(indicator | judge prompt), every pair in both orders",
-              "cot": "CoT-GenRM: writes a rationale, then a [[A]] or [[B]] verdict (Mahan et al. 2024); "
-                     "K sampled rationales per order vote, the last tag of each wins"}[kind]
-    title = {"bt": "Bradley-Terry reward model", "genrm": "GenRM judge (indicator token)",
-             "cot": "CoT-GenRM judge (rationale, then verdict)"}[kind]
-    lines = ["---", "library_name: transformers", "tags: [genrm, reward-model]", "---", "",
-             f"# {title}", "",
-             f"**Method**: {method}.", "", f"**Base model**: `{card.get('base_model', 'unknown')}`", "",
-             f"**Position policy**: {card['position_policy']}.", ""]
-    if kind == "genrm":
-        indicators = ", ".join(repr(s) for s in card.get("indicators", []))
-        lines += [f"**Template**: `{card.get('template')}` (MT-Bench pairwise prompt, no tie); indicators "
-                  + f"{indicators} for the first / second response.", ""]
-    if kind == "cot":
-        settings = ", ".join(f"{k} {card[k]}" for k in ("votes", "max_new_tokens", "temperature", "top_p", "adaptive")
-                             if k in card)
-        lines += [f"**Template**: `{card.get('template', 'cot')}`" + (f"; sampling: {settings}" if settings else "") + ".", ""]
-    lines += ["## Data", ""]
-    for split, info in (card.get("data") or {}).items():
-        lines.append(f"- {split}: {info.get('pairs')} pairs from {', '.join(info.get('files', [])) or 'unknown'}")
-    if "train_examples" in card:
-        lines.append(f"- training examples after length filtering: {card['train_examples']} "
-                     f"({card.get('dropped_too_long', 0)} dropped for length)")
-    lines += ["", "## Hyperparameters", "", "| key | value |", "|---|---|"]
-    settings = (card.get("run_config") or {}).get("config") or card.get("hyperparameters") or {}
-    lines += [f"| {k} | {v} |" for k, v in sorted(settings.items(), key=lambda kv: kv[0])]
-    lines += ["", "## Evaluation", ""]
-    ev = card.get("eval")
-    if ev:
-        ci = f", 95% Wilson CI {ev['ci95'][0]:.3f}-{ev['ci95'][1]:.3f}" if ev.get("ci95") else ""
-        lines.append(f"Held-out accuracy {ev['accuracy']:.3f} (n = {ev['n']}{ci}).")
-        if ev.get("chosen_first_accuracy") is not None and ev.get("chosen_second_accuracy") is not None:
-            lines.append(f"Per position: chosen shown first {ev['chosen_first_accuracy']:.3f}, "
-                         f"shown second {ev['chosen_second_accuracy']:.3f}; length baseline {ev['length_baseline']:.3f}.")
-    else:
-        lines.append("No held-out evaluation was run (train with `--eval-data`).")
-    load = ("from transformers import pipeline\nrm = pipeline('text-classification', model='DIR', function_to_apply='none')\n"
-            "text = rm.tokenizer.apply_chat_template(messages, tokenize=False)  # prompt + response messages\n"
-            "reward = rm(text)[0]['score']" if kind == "bt" else
-            "from transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained('DIR')")
-    lines += ["", "## Use", "", "```python", "import genrm", "judge = genrm.load_judge('DIR')",
-              "judgments = judge.judge(pairs)  # list of Judgment with p_chosen", "```", "", "```python", load, "```", "",
-              ("The config and tokenizer files carry the transformers-4 keys next to the transformers-5 ones "
-               "(loads with transformers 5.x and 4.x; see `transformers_compat` in genrm_judge.json).")]
-    if kind == "bt":
-        lines += [("Official RewardBench (transformers 4.51): `rewardbench --model DIR --torch_dtype float32 "
-                   "--not_quantized` (add `--dataset FILE --load_json` for a local file).")]
-    lines.append("")
-    return "\n".join(lines)

@@ -60,6 +60,14 @@ def check_config(config: dict) -> RaftConfig:
         raise ConfigError(f"top_k must be between 1 and n={cfg.n}, got {cfg.top_k}")
     if cfg.iterations < 1:
         raise ConfigError("iterations must be at least 1")
+    from trl import SFTConfig
+
+    from genrm.train.common import check_keys
+
+    try:
+        check_keys(SFTConfig, cfg.train)  # a typo in train.* fails now, not after sampling
+    except ConfigError as err:
+        raise ConfigError(f"train: {err}") from None
     return cfg
 
 
@@ -126,15 +134,9 @@ class Raft:
         return self.cfg.policy if i == 0 else str(self.run / f"iter-{i - 1}" / "train" / "checkpoint")
 
     def run_all(self) -> dict:
-        from trl import SFTConfig
-
-        from genrm.config import split_trainer_kwargs
-        from genrm.train.common import OWN_KEYS
-
         c = self.cfg
         from genrm.lengths import fit_prompts
 
-        split_trainer_kwargs(SFTConfig, c.train, OWN_KEYS)  # a typo in train.* fails now, not after sampling
         rows, over = fit_prompts(load_prompts(c.prompts, limit=c.limit), c.policy, c.sampling.max_new_tokens,
                                  c.over_length)
         self.skipped_prompts = len(over)
@@ -154,14 +156,14 @@ class Raft:
         path = self.run / name / "samples.jsonl"
         if self.run.is_done(f"{name}/samples"):
             return read_jsonl(path)
-        from genrm.generation.base import SamplingParams, load_generator
+        from genrm.generation.base import SamplingParams, sampling_generator
 
         c, s = self.cfg, self.cfg.sampling
         with Journal(path, key=lambda r: r["id"]) as journal:
             todo = [p for p in prompts if p.id not in journal]
             print(f"genrm raft {name}: sampling {len(todo)} of {len(prompts)} prompts x {c.n} from {policy}", flush=True)
             if todo:
-                generator = load_generator(policy, s.backend, dtype=s.dtype, batch_size=s.batch_size)
+                generator = sampling_generator(policy, s)
                 params = SamplingParams(n=c.n, temperature=s.temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
                                         seed=seed)
                 for start in range(0, len(todo), c.chunk_size):

@@ -252,3 +252,34 @@ def test_rs_command(tiny_model_dir, tiny_bt_dir, prompts_file, tmp_path):
     first = out.read_text()
     assert _cli(*args) == 0 and out.read_text() == first  # seeded
     assert _cli(*args[:-3], "ranking=knockout") == 1
+
+
+def test_bon_recipe_with_options_overriding(tiny_model_dir, tiny_bt_dir, prompts_file, tmp_path, capsys):
+    import yaml
+
+    recipe = tmp_path / "bon.yaml"
+    recipe.write_text(yaml.safe_dump({"policy": str(tiny_model_dir), "judge": "no-such-judge", "prompts": str(prompts_file),
+                                      "n": 2, "limit": 2, "sampling": {"max_new_tokens": 4}}))
+    out = tmp_path / "bon.jsonl"
+    assert _cli("bon", "--config", recipe, "--judge", tiny_bt_dir, "--n", 3, "--out", out) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and all(len(r["candidates"]) == 3 and r["ranking"] == "score" for r in rows)
+    summary = json.loads((tmp_path / "bon.summary.json").read_text())
+    assert summary["judge"] == str(tiny_bt_dir) and summary["options"]["sampling"]["max_new_tokens"] == 4
+    recipe.write_text(yaml.safe_dump({"policy": str(tiny_model_dir), "prompts": str(prompts_file)}))
+    assert _cli("bon", "--config", recipe, "--out", out) == 1
+    assert "bon needs 'judge'" in capsys.readouterr().out
+
+
+def test_sampling_config_reaches_the_backend(monkeypatch):
+    """hf gets its batch size; vllm its tensor parallel size and memory share, never a batch size."""
+    from genrm.config import SamplingConfig
+    from genrm.generation import base
+
+    seen = []
+    monkeypatch.setattr(base, "load_generator", lambda model, backend, **options: seen.append((backend, options)))
+    base.sampling_generator("m", SamplingConfig(batch_size=3))
+    base.sampling_generator("m", SamplingConfig(backend="vllm", tensor_parallel_size=8, gpu_memory_utilization=0.5,
+                                                dtype="bfloat16"))
+    assert seen == [("hf", {"dtype": "auto", "batch_size": 3}),
+                    ("vllm", {"dtype": "bfloat16", "tensor_parallel_size": 8, "gpu_memory_utilization": 0.5})]

@@ -235,3 +235,19 @@ def test_killed_eval_resumes_from_its_journal(bench_file, bt_dir, tmp_path):
             evaluate(judge, pairs, out=out, batch_size=2, chunk=4, model=str(bt_dir))
     finally:
         os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_eval_recipe_with_options_overriding(bench_file, tiny_model_dir, tmp_path, capsys):
+    import yaml
+
+    recipe = tmp_path / "eval.yaml"
+    recipe.write_text(yaml.safe_dump({"bench": "file", "data": str(bench_file), "model": "no-such-model", "judge": "genrm",
+                                      "per_subset": 2, "orders": "one", "batch_size": 3}))
+    out = tmp_path / "out"
+    assert main(["eval", "--config", str(recipe), "--model", str(tiny_model_dir), "--per-subset", "1", "--out", str(out),
+                 "max_length=512"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"] == str(tiny_model_dir) and results["bench"] == "file" and results["n"] == len(SUBSETS)
+    assert all(e["shown"] in ("chosen_first", "chosen_second") for e in results["examples"])  # orders: one, from the recipe
+    assert main(["eval", "--config", str(recipe), "--out", str(out), "vote=3"]) == 1
+    assert "unknown config key 'vote'" in capsys.readouterr().out

@@ -289,3 +289,40 @@ def test_labelled_positions_only_train_the_same_weights(method, judge_tiny, tmp_
     with label_positions_only():
         assert trl_utils._use_triton(torch.device("cpu"))
     assert not trl_utils._use_triton(torch.device("cpu"))  # restored
+
+
+def test_train_recipe_keys_with_options_overriding_and_tensorboard(judge_tiny, tmp_path):
+    """A recipe sets model, data and trainer keys; command-line options override it; TRL's
+    report_to reaches the trainer and TensorBoard writes its events under the run dir, offline."""
+    import yaml
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from genrm.cli import main
+
+    data = write_jsonl(tmp_path / "train.jsonl", make_pairs(8))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"model": str(judge_tiny), "data": "missing.jsonl", "max_train_pairs": 6,
+                                      "max_steps": 2, "logging_steps": 1, "learning_rate": 1e-3,
+                                      "report_to": "tensorboard", "disable_tqdm": True}))
+    run = tmp_path / "run"
+    assert main(["train", "bt", "--config", str(recipe), "--data", str(data), "--out", str(run), "max_steps=3"]) == 0
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["model"] == str(judge_tiny) and config["data"] == str(data) and config["train_pairs"] == 6
+    assert config["config"]["report_to"] == "tensorboard" and config["config"]["max_steps"] == 3
+    card = json.loads((run / "checkpoint" / "genrm_judge.json").read_text())
+    assert card["data"]["train"]["pairs"] == 6
+    events = sorted(run.glob("trainer/runs/*/events.out.tfevents.*"))
+    assert events, sorted(str(p.relative_to(run)) for p in run.rglob("*"))
+    accumulator = EventAccumulator(str(events[0].parent))
+    accumulator.Reload()
+    assert len(accumulator.Scalars("train/loss")) == 3
+
+
+def test_report_to_defaults_to_none_and_is_the_users_choice(tmp_path):
+    from trl import RewardConfig, SFTConfig
+
+    from genrm.train.common import make_args
+
+    assert make_args(RewardConfig, {}, tmp_path)[0].report_to in ([], "none", ["none"])
+    for cls in (RewardConfig, SFTConfig):
+        assert make_args(cls, {"report_to": "tensorboard"}, tmp_path)[0].report_to == ["tensorboard"]

@@ -1,24 +1,70 @@
-"""genrm eval --bench rewardbench --model PATH_OR_ID [--judge auto|bt|genrm|cot] [--data PATH] [--out DIR]
+"""genrm eval [--config YAML] --bench rewardbench --model PATH_OR_ID [--judge auto|bt|genrm|cot] [--data PATH]
+           [--out DIR] [key=value ...]
 
 Benches: rewardbench (hub allenai/reward-bench, split filtered), rewardbench2 (allenai/reward-bench-2),
 ultrafeedback (HuggingFaceH4/ultrafeedback_binarized, test_prefs), file:PATH (any preference file,
 grouped by subset). --data replaces the hub default with a local file or directory of the same
-schema. CoT judges take --backend hf|vllm, --dtype, --temperature, --top-p, --max-new-tokens and
---tensor-parallel-size (recorded in results.json "options"). A pair over the judge's token limit is
-a located error, or with --over-length skip a reported skip. Writes results.json, report.md and chart.png to --out and prints the same table; judgments
-are journaled in --out as they are made, so rerunning a killed eval resumes it.
+schema. A recipe (recipes/eval-*.yaml) sets any key of `EvalRunConfig`; options on the command line
+override it, `key=value` overrides too (votes=32 temperature=0.7). CoT judges take --backend
+hf|vllm, --dtype, --temperature, --top-p, --max-new-tokens, --tensor-parallel-size (names as in the
+STaR config's sampling section; recorded in results.json "options"). A pair over the judge's token
+limit is a located error, or with --over-length skip a reported skip; --skip-invalid skips bad rows. Writes results.json, report.md
+and chart.png to --out and prints the same table; judgments are journaled in --out as they are
+made, so rerunning a killed eval resumes it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 
+@dataclass
+class EvalRunConfig:
+    """The options of `genrm eval`; judge settings left at None take the judge card's (or the judge's) default."""
+
+    bench: str = "rewardbench"  # rewardbench | rewardbench2 | ultrafeedback | file (with data) | file:PATH
+    model: str = "smollm2-135m"  # judge checkpoint, run dir, HF id or embedded name
+    judge: str = "auto"  # auto (judge card or architecture) | bt | genrm | cot | length
+    data: str | None = None  # local file or directory with the bench's schema
+    split: str | None = None
+    per_subset: int | None = None  # at most N examples per subset (seeded sample)
+    seed: int = 0  # seed of the per_subset sample and of orders=one
+    batch_size: int = 8
+    orders: str | None = None  # pairwise judges: both (default) | one seeded random order per pair
+    max_length: int | None = None  # token limit passed to the judge
+    dtype: str | None = None  # auto | bfloat16 | float32 | int8 (CPU dynamic quantization)
+    template: str | None = None  # judge prompt template (genrm.prompts) of a pairwise judge
+    votes: int | None = None  # CoT: sampled verdicts per order
+    adaptive: bool | None = None  # CoT: stop a pair once its majority is settled (same verdicts)
+    temperature: float | None = None  # CoT sampling
+    top_p: float | None = None
+    max_new_tokens: int | None = None
+    force_verdict: bool | None = None  # CoT: continue tag-less rationales with "Final verdict: [["
+    backend: str | None = None  # CoT: hf | vllm
+    tensor_parallel_size: int | None = None  # CoT on vllm
+    gpu_memory_utilization: float | None = None  # CoT on vllm
+    over_length: str | None = None  # a pair over the judge's token limit: error (default) | skip (reported)
+    skip_invalid: bool = False  # skip invalid rows (counted per kind); implies over_length skip unless set
+
+
+JUDGE_OPTIONS = ("max_length", "dtype", "template", "votes", "adaptive", "temperature", "top_p", "max_new_tokens",
+                 "force_verdict", "backend", "tensor_parallel_size", "gpu_memory_utilization")
+GENERATIVE = ("votes", "adaptive", "temperature", "top_p", "max_new_tokens", "force_verdict", "backend",
+              "tensor_parallel_size", "gpu_memory_utilization")
+ORDERS = ("both", "one")
+JUDGE_KINDS = ("auto", "bt", "genrm", "cot", "length")
+FLAGS = ("bench", "model", "judge", "data", "split", "votes", "batch_size", "max_length", "per_subset", "orders", "seed",
+         "dtype", "backend", "temperature", "top_p", "max_new_tokens", "tensor_parallel_size", "over_length",
+         "skip_invalid")
+
+
 def add_arguments(parser) -> None:
-    parser.add_argument("--bench", default="rewardbench",
+    parser.add_argument("--config", default=None, help="YAML recipe of EvalRunConfig keys; options and key=value override it")
+    parser.add_argument("--bench", default=None,
                         help="rewardbench | rewardbench2 | ultrafeedback | file:PATH (default: rewardbench)")
-    parser.add_argument("--model", default="smollm2-135m", help="judge checkpoint, HF id or embedded name (default: smollm2-135m)")
-    parser.add_argument("--judge", default="auto", choices=("auto", "bt", "genrm", "cot", "length"),
-                        help="judge kind; auto reads the judge card or the architecture; length = the length baseline")
+    parser.add_argument("--model", default=None, help="judge checkpoint, HF id or embedded name (default: smollm2-135m)")
+    parser.add_argument("--judge", default=None, choices=JUDGE_KINDS,
+                        help="judge kind; auto (default) reads the judge card or the architecture; length = the length baseline")
     parser.add_argument("--data", default=None, help="local file or directory with the bench's schema (offline use)")
     parser.add_argument("--split", default=None, help="split of a hub dataset or snapshot directory")
     parser.add_argument("--votes", type=int, default=None, help="sampled verdicts per pair (CoT judges)")
@@ -31,36 +77,47 @@ def add_arguments(parser) -> None:
     cot.add_argument("--top-p", type=float, default=None, help="nucleus sampling (judge card, else 0.95)")
     cot.add_argument("--max-new-tokens", type=int, default=None, help="rationale length limit (judge card, else 256)")
     cot.add_argument("--tensor-parallel-size", type=int, default=None, help="vLLM: GPUs per model (vllm backend only)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None, help="pairs per judge call (default 8)")
     parser.add_argument("--max-length", type=int, default=None, help="token limit passed to the judge")
     parser.add_argument("--per-subset", type=int, default=None,
                         help="evaluate at most N examples per subset (seeded sample of the id-sorted subset)")
-    parser.add_argument("--orders", default=None, choices=("both", "one"),
+    parser.add_argument("--orders", default=None, choices=ORDERS,
                         help="pairwise judges: judge both display orders (default) or one seeded random order per pair")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the --per-subset sample and of --orders one")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the --per-subset sample and of --orders one (default 0)")
     parser.add_argument("--over-length", default=None, choices=("error", "skip"),
                         help="a pair over the judge's token limit (--max-length, else the model's context): a located "
                              "error (default) or skipped and reported per subset")
-    parser.add_argument("--skip-invalid", action="store_true",
+    parser.add_argument("--skip-invalid", action="store_const", const=True, default=None,
                         help="skip invalid rows (counted per kind in results.json) instead of stopping at the first; "
                              "implies --over-length skip unless it is given")
     parser.add_argument("--out", default=None, help="output directory (default: runs/eval-BENCH)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="any EvalRunConfig key, e.g. temperature=0.7 backend=vllm dtype=bfloat16")
 
 
-def judge_options(args) -> dict:
-    """The judge options the user set (recorded in results.json as `options`). The CoT options
-    are refused for a judge that does not generate; --tensor-parallel-size needs --backend vllm."""
-    generative = ("votes", "backend", "temperature", "top_p", "max_new_tokens", "tensor_parallel_size")
-    options = {key: getattr(args, key) for key in ("max_length", "dtype", *generative) if getattr(args, key) is not None}
-    given = [key for key in generative if key in options]
-    if given and args.judge not in ("cot", "auto"):
-        raise SystemExit(f"genrm eval: --{given[0].replace('_', '-')} applies to CoT judges (--judge cot)")
-    if "tensor_parallel_size" in options and options.get("backend") != "vllm":
-        raise SystemExit("genrm eval: --tensor-parallel-size needs --backend vllm")
-    return options
+def resolve(args) -> EvalRunConfig:
+    """The recipe, its key=value overrides, then the command-line options, checked."""
+    from genrm.config import ConfigError, load_config, load_typed
+
+    config = load_config(args.config, args.overrides)
+    config.update({key: getattr(args, key) for key in FLAGS if getattr(args, key) is not None})
+    cfg = load_typed(EvalRunConfig, config)
+    if cfg.orders not in (None, *ORDERS):
+        raise ConfigError(f"orders must be one of {', '.join(ORDERS)}, not {cfg.orders!r}")
+    if cfg.judge not in JUDGE_KINDS:
+        raise ConfigError(f"judge must be one of {', '.join(JUDGE_KINDS)}, not {cfg.judge!r}")
+    if cfg.over_length not in (None, "error", "skip"):
+        raise ConfigError(f"over_length must be error or skip, not {cfg.over_length!r}")
+    given = [key for key in GENERATIVE if getattr(cfg, key) is not None]
+    if given and cfg.judge not in ("cot", "auto"):
+        raise ConfigError(f"{given[0]} applies to CoT judges (judge cot), not to judge {cfg.judge}")
+    if cfg.tensor_parallel_size is not None and cfg.backend != "vllm":
+        raise ConfigError("tensor_parallel_size needs backend vllm")
+    return cfg
 
 
 def run(args) -> int:
+    from genrm.config import ConfigError
     from genrm.data import DataError
     from genrm.eval.report import console_for_output, print_table
     from genrm.eval.runner import DEFAULT_DATA, evaluate, load_bench, subsample
@@ -69,11 +126,16 @@ def run(args) -> int:
     from genrm.shard import is_main_process
 
     console = console_for_output()
-    bench, data = args.bench, args.data
+    try:
+        cfg = resolve(args)
+    except ConfigError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        return 1
+    bench, data = cfg.bench, cfg.data
     if bench.startswith("file:"):
         bench, data = "file", bench[len("file:"):]
     try:
-        items = load_bench(bench, data, args.split, skip_invalid=args.skip_invalid)
+        items = load_bench(bench, data, cfg.split, skip_invalid=cfg.skip_invalid)
     except (DataError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         if getattr(err, "kind", None) == "hub_unreachable":
@@ -82,24 +144,24 @@ def run(args) -> int:
         return 1
     invalid = list(getattr(items, "skipped", []))
     total = len(items)
-    if args.per_subset is not None:
-        items = subsample(items, args.per_subset, args.seed)
-        console.print(f"subsampled {len(items)} of {total} examples (at most {args.per_subset} per subset, seed {args.seed})",
+    if cfg.per_subset is not None:
+        items = subsample(items, cfg.per_subset, cfg.seed)
+        console.print(f"subsampled {len(items)} of {total} examples (at most {cfg.per_subset} per subset, seed {cfg.seed})",
                       highlight=False)
-    options = judge_options(args)
-    if args.orders is not None:
-        options.update(both_orders=args.orders == "both", order_seed=args.seed)
+    options = {key: getattr(cfg, key) for key in JUDGE_OPTIONS if getattr(cfg, key) is not None}
+    if cfg.orders is not None:
+        options.update(both_orders=cfg.orders == "both", order_seed=cfg.seed)
     out = args.out or f"runs/eval-{bench}"
     with quiet(Path(out) / "genrm.log"):  # library warnings and load reports to the log; --verbose shows them
         try:
-            judge = load_judge(args.model, kind=None if args.judge == "auto" else args.judge, **options)
+            judge = load_judge(cfg.model, kind=None if cfg.judge == "auto" else cfg.judge, **options)
         except (OSError, ValueError, TypeError, ImportError) as err:
-            console.print(f"[red]error:[/red] could not load judge {args.model!r}: {err}", highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/red] could not load judge {cfg.model!r}: {err}", highlight=False, soft_wrap=True)
             return 1
         try:
-            over_length = args.over_length or ("skip" if args.skip_invalid else "error")
-            result = evaluate(judge, items, bench=bench, out=out, batch_size=args.batch_size, progress=True,
-                              model=args.model, data_source=data or DEFAULT_DATA.get(bench), over_length=over_length,
+            over_length = cfg.over_length or ("skip" if cfg.skip_invalid else "error")
+            result = evaluate(judge, items, bench=bench, out=out, batch_size=cfg.batch_size, progress=True,
+                              model=cfg.model, data_source=data or DEFAULT_DATA.get(bench), over_length=over_length,
                               invalid=invalid, options=options)
         except ValueError as err:  # e.g. a pair over the judge's limit, or a journal of another judge
             console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)

@@ -19,22 +19,29 @@ def add_arguments(parser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (dotted keys)")
 
 
+def resolve(args):
+    """The RaftConfig of the recipe, its key=value overrides and the command-line options, checked
+    (train.* keys against TRL's SFTConfig too)."""
+    from genrm.config import load_config
+    from genrm.raft import check_config
+
+    config = load_config(args.config, args.overrides)
+    config.update({key: getattr(args, key) for key in ("policy", "judge", "prompts") if getattr(args, key) is not None})
+    return check_config(config)
+
+
 def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from genrm.bon import format_mean_ci
-    from genrm.config import ConfigError, load_config
+    from genrm.config import ConfigError, to_dict
     from genrm.data import DataError
     from genrm.raft import Raft
 
     console = Console()
     try:
-        config = load_config(args.config, args.overrides)
-        for key in ("policy", "judge", "prompts"):
-            if getattr(args, key) is not None:
-                config[key] = getattr(args, key)
-        metrics = Raft(args.out, config).run_all()
+        metrics = Raft(args.out, to_dict(resolve(args))).run_all()
     except (ConfigError, DataError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1

@@ -1,4 +1,4 @@
-"""genrm rs --policy M --judge J --prompts P.jsonl --n N --out FILE.jsonl [beta=1.0] [key=value ...]
+"""genrm rs [--config YAML] --policy M --judge J --prompts P.jsonl --n N --out FILE.jsonl [beta=1.0] [key=value ...]
 
 Statistical rejection sampling (RSO): sample N candidates per prompt, score them with the judge
 (a pointwise judge's reward, or the round-robin Bradley-Terry strength for pairwise judges), accept
@@ -9,6 +9,8 @@ row adds `rs` (beta, bound M, acceptance probabilities, accepted indices, accept
 rate. Other options as for `genrm bon` (ranking=auto|score|round_robin).
 """
 from __future__ import annotations
+
+from genrm.commands.sampling_options import resolve  # the recipe + options -> BonConfig
 
 
 def add_arguments(parser) -> None:
@@ -23,7 +25,6 @@ def run(args) -> int:
     from rich.console import Console
 
     from genrm.bon import mean_ci, rejection_sample, stream
-    from genrm.commands.sampling_options import config as options
     from genrm.commands.sampling_options import summary_path
     from genrm.config import ConfigError
     from genrm.data import DataError
@@ -41,19 +42,20 @@ def run(args) -> int:
         return record
 
     try:
-        config = options(args)
+        config = resolve(args)
         if config.ranking == "knockout":
             raise ConfigError("rejection sampling needs a reward per candidate: use ranking=score (BT) or round_robin")
         if config.beta <= 0:
             raise ConfigError(f"beta must be positive, got {config.beta}")
-        records = stream(args.policy, args.judge, args.prompts, args.n, args.out, config, need_scores=True,
+        records = stream(config.policy, config.judge, config.prompts, config.n, args.out, config, need_scores=True,
                          resume=args.resume, finish=finish)
     except (ConfigError, DataError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1
     total = sum(len(r["candidates"]) for r in records)
     accepted = sum(len(r["rs"]["accepted"]) for r in records)
-    summary = {"policy": args.policy, "judge": args.judge, "prompts": args.prompts, "n": args.n, "beta": config.beta,
+    summary = {"policy": config.policy, "judge": config.judge, "prompts": config.prompts, "n": config.n,
+               "beta": config.beta,
                "options": asdict(config), "ranking": records[0]["ranking"] if records else None,
                "candidates": total, "accepted": accepted, "acceptance_rate": accepted / total if total else 0.0,
                "acceptance_rate_per_prompt": mean_ci([r["rs"]["acceptance_rate"] for r in records]),
@@ -64,7 +66,7 @@ def run(args) -> int:
                               "mean candidate score"),
                              [[str(len(records)), str(total), str(accepted), f"{summary['acceptance_rate']:.3f}",
                                _mean(summary["accepted_score"]), _mean(summary["candidate_score"])]],
-                             f"rejection sampling, beta={config.beta}: {args.policy} scored by {args.judge}"))
+                             f"rejection sampling, beta={config.beta}: {config.policy} scored by {config.judge}"))
     console.print(f"wrote {args.out} and {summary_path(args.out)}", highlight=False, soft_wrap=True)
     return 0
 

@@ -22,10 +22,30 @@ def add_arguments(parser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.learning_rate=1e-5")
 
 
+FLAGS = ("method", "model", "data", "eval_data", "iterations", "samples")  # options that override the recipe
+
+
+def resolve(args):
+    """The StarConfig of the recipe, its key=value overrides and the command-line options, checked
+    (train.* keys against the method's TRL config class too)."""
+    from genrm.star.config import resolve_config
+
+    return resolve_config(config_of(args))
+
+
+def config_of(args) -> dict:
+    """The recipe, its key=value overrides, then the command-line options (run_star checks them)."""
+    from genrm.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    config.update({key: getattr(args, key) for key in FLAGS if getattr(args, key) is not None})
+    return config
+
+
 def run(args) -> int:
     from rich.console import Console
 
-    from genrm.config import ConfigError, load_config
+    from genrm.config import ConfigError
     from genrm.data import DataError
 
     console = Console()
@@ -40,14 +60,9 @@ def run(args) -> int:
         else:
             if not args.out:
                 raise ConfigError("--out RUN is required (or --resume RUN)")
-            config = load_config(args.config, args.overrides)
-            for key, value in (("method", args.method), ("model", args.model), ("data", args.data),
-                               ("eval_data", args.eval_data), ("iterations", args.iterations), ("samples", args.samples)):
-                if value is not None:
-                    config[key] = value
             from genrm.star import run_star
 
-            metrics = run_star(args.out, config=config)
+            metrics = run_star(args.out, config=config_of(args))
             out = args.out
     except (ConfigError, DataError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)

@@ -1,28 +1,95 @@
-"""genrm train bt|genrm --model M --data D --out RUN [--eval-data E] [--config YAML] [key=value ...]
+"""genrm train bt|genrm [--config YAML] [--model M] [--data D] --out RUN [--eval-data E] [key=value ...]
 
 Trains a Bradley-Terry RM (TRL RewardTrainer) or an indicator-token GenRM (TRL SFTTrainer).
-`key=value` overrides reach the trainer config (max_steps=3, learning_rate=1e-6,
-center_rewards_coefficient=0.01) or genrm's own keys (lora.r=8, freeze_layers=20, max_length=512).
-Writes RUN/checkpoint, RUN/config.yaml (resolved), RUN/train_log.json and, with --eval-data,
+A recipe (recipes/bt-*.yaml, recipes/genrm-*.yaml) sets the run keys of `TrainRun` (model, data,
+data_split, eval_data, eval_fraction, max_train_pairs, max_eval_pairs) and trainer keys; the options given on the
+command line override the recipe, and `key=value` overrides reach the trainer config (max_steps=3,
+learning_rate=1e-6, center_rewards_coefficient=0.01, report_to=tensorboard) or genrm's own keys
+(lora.r=8, freeze_layers=20, max_length=512). Unknown keys fail before any data is loaded.
+Writes RUN/checkpoint, RUN/config.yaml (resolved), RUN/train_log.json and, with eval data,
 RUN/eval/ (results.json, report.md, chart.png: accuracy, n, Wilson 95% CI, per subset and order).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 METHODS = {"bt": "genrm.train.bt:train_bt", "genrm": "genrm.train.genrm:train_genrm"}
+
+
+@dataclass
+class TrainRun:
+    """What a train recipe says besides the trainer settings: the model and the data, selected as
+    `genrm star` selects them: training pairs shuffled with the trainer's `seed`, then held out, then cut."""
+
+    model: str = "smollm2-135m"  # HF id, local dir or the embedded default
+    data: str | None = None  # training pairs: file, directory or hub id (genrm.data.load_pairs)
+    data_split: str | None = None  # split of a hub dataset or snapshot directory (training data)
+    eval_data: str | None = None  # held-out pairs; the run then writes RUN/eval/
+    eval_fraction: float | None = None  # without eval_data: hold out this fraction of `data` instead
+    max_train_pairs: int | None = None  # train on at most N of the (shuffled) training pairs
+    max_eval_pairs: int | None = None  # evaluate on the first N held-out pairs
+
+
+# command-line option -> TrainRun key
+FLAGS = {"model": "model", "data": "data", "split": "data_split", "eval_data": "eval_data"}
 
 
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="method", metavar="METHOD", required=True)
     for method, help_text in (("bt", "Bradley-Terry RM (TRL RewardTrainer)"), ("genrm", "indicator-token GenRM (TRL SFTTrainer)")):
         p = sub.add_parser(method, help=help_text, description=help_text)
-        p.add_argument("--model", default="smollm2-135m", help="base model: HF id, local dir or 'smollm2-135m' (default)")
-        p.add_argument("--data", required=True, help="training preference data (file, directory or hub id)")
+        p.add_argument("--config", default=None, help="YAML recipe: run keys (model, data, ...) and trainer/genrm settings")
+        p.add_argument("--model", default=None, help="base model: HF id, local dir or 'smollm2-135m' (default)")
+        p.add_argument("--data", default=None, help="training preference data (file, directory or hub id); or `data:` in the recipe")
         p.add_argument("--out", required=True, help="run directory")
         p.add_argument("--eval-data", default=None, help="held-out preference data; writes RUN/eval/results.json")
         p.add_argument("--split", default=None, help="split of a hub dataset or snapshot directory (training data)")
-        p.add_argument("--config", default=None, help="YAML file of trainer/genrm settings")
         p.add_argument("overrides", nargs="*", metavar="key=value",
                        help="config overrides after the options (dotted keys for sections: lora.r=8)")
+
+
+def check_config(method: str, config: dict) -> tuple[TrainRun, dict]:
+    """(run keys, trainer config) of a train config; unknown or mistyped keys raise ConfigError.
+    Nothing is loaded or instantiated: a GPU recipe checks on any machine."""
+    import importlib
+
+    from genrm.config import ConfigError, load_typed
+
+    names = {f.name for f in fields(TrainRun)}
+    run = load_typed(TrainRun, {k: v for k, v in config.items() if k in names})
+    if not run.data:
+        raise ConfigError("no training data: pass --data D or set `data:` in the recipe")
+    if run.eval_fraction is not None and not 0 < run.eval_fraction < 1:
+        raise ConfigError(f"eval_fraction must be between 0 and 1, not {run.eval_fraction}")
+    trainer = {k: v for k, v in config.items() if k not in names}
+    importlib.import_module(METHODS[method].split(":")[0]).check_config(trainer)
+    return run, trainer
+
+
+def resolve(args) -> tuple[TrainRun, dict]:
+    """The recipe, its key=value overrides, then the command-line options, checked."""
+    from genrm.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    for flag, key in FLAGS.items():
+        if getattr(args, flag) is not None:
+            config[key] = getattr(args, flag)
+    return check_config(args.method, config)
+
+
+def select_pairs(spec: TrainRun, seed: int) -> tuple[list, list | None]:
+    """(training pairs, held-out pairs or None) of a checked TrainRun."""
+    import random
+
+    from genrm.data import load_pairs
+
+    pairs = list(load_pairs(spec.data, split=spec.data_split))
+    random.Random(seed).shuffle(pairs)
+    held_out = list(load_pairs(spec.eval_data)) if spec.eval_data else None
+    if held_out is None and spec.eval_fraction:
+        cut = max(1, int(len(pairs) * spec.eval_fraction))
+        held_out, pairs = pairs[:cut], pairs[cut:]
+    return pairs[:spec.max_train_pairs], held_out[:spec.max_eval_pairs] if held_out is not None else None
 
 
 def resolved_config(method: str, config: dict) -> dict:
@@ -36,35 +103,37 @@ def resolved_config(method: str, config: dict) -> dict:
 
 
 def run(args) -> int:
+    import dataclasses
     import importlib
     import time
 
     from rich.console import Console
     from rich.table import Table
 
-    from genrm.config import ConfigError, load_config
-    from genrm.data import DataError, load_pairs
+    from genrm.config import ConfigError
+    from genrm.data import DataError
     from genrm.logs import quiet
     from genrm.runs import RunDir
     from genrm.train.common import losses
 
     console = Console()
     try:
-        config = load_config(args.config, args.overrides)
-        pairs = load_pairs(args.data, split=args.split)
-        eval_pairs = load_pairs(args.eval_data) if args.eval_data else None
+        spec, config = resolve(args)
+        settings = resolved_config(args.method, config)
+        pairs, eval_pairs = select_pairs(spec, settings["seed"])
     except (ConfigError, DataError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1
     run_dir = RunDir(args.out)
-    run_dir.save_config({"method": args.method, "model": args.model, "data": args.data, "split": args.split,
-                         "eval_data": args.eval_data, "config": resolved_config(args.method, config)})
+    run_dir.save_config({"method": args.method, **dataclasses.asdict(spec), "train_pairs": len(pairs),
+                         "eval_pairs": len(eval_pairs) if eval_pairs is not None else None,
+                         "config": settings})
     module, fn = METHODS[args.method].split(":")
     train = getattr(importlib.import_module(module), fn)
     start = time.time()
     try:
         with quiet(run_dir.path / "genrm.log"):  # library warnings and load reports to the log; --verbose shows them
-            checkpoint = train(args.model, pairs, run_dir.path, config, eval_pairs=eval_pairs)
+            checkpoint = train(spec.model, pairs, run_dir.path, config, eval_pairs=eval_pairs)
     except (ConfigError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1

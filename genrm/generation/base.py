@@ -68,3 +68,16 @@ def load_generator(model: str, backend: str = "hf", **options) -> Generator:
         raise ValueError(f"unknown generation backend {backend!r} (expected one of {sorted(GENERATORS)})")
     module, cls = GENERATORS[backend].split(":")
     return getattr(importlib.import_module(module), cls).from_pretrained(model, **options)
+
+
+def sampling_generator(model: str, sampling) -> Generator:
+    """The generator a genrm.config.SamplingConfig describes: `hf` batches `batch_size` prompts per
+    generate call; `vllm` schedules its own batches over `tensor_parallel_size` GPUs, holding
+    `gpu_memory_utilization` of each."""
+    options = {"dtype": sampling.dtype}
+    if sampling.backend == "vllm":
+        options.update(tensor_parallel_size=sampling.tensor_parallel_size,
+                       gpu_memory_utilization=sampling.gpu_memory_utilization)
+    else:
+        options["batch_size"] = sampling.batch_size
+    return load_generator(model, sampling.backend, **options)

@@ -78,14 +78,13 @@ def resolve_config(config: dict) -> StarConfig:
 
 def check_train_keys(method: str, train: dict) -> None:
     """Reject `train` keys that neither the method's TRL config class nor genrm knows."""
-    from genrm.config import split_trainer_kwargs
-    from genrm.train.common import OWN_KEYS
+    from genrm.train.common import check_keys
 
     if method == "dpo":
         from trl import DPOConfig as cls
     else:
         from trl import SFTConfig as cls
     try:
-        split_trainer_kwargs(cls, train, set(OWN_KEYS))
+        check_keys(cls, train)
     except ConfigError as err:
         raise ConfigError(f"train: {err}") from None

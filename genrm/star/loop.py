@@ -154,15 +154,9 @@ def fit(pairs: list[PreferencePair], cfg: StarConfig) -> tuple[list[PreferencePa
 
 
 def generator_for(model: str, cfg: StarConfig):
-    from genrm.generation.base import load_generator
+    from genrm.generation.base import sampling_generator
 
-    s = cfg.sampling
-    options = {"dtype": s.dtype}
-    if s.backend == "hf":
-        options["batch_size"] = s.batch_size
-    else:
-        options.update(tensor_parallel_size=s.tensor_parallel_size, gpu_memory_utilization=s.gpu_memory_utilization)
-    return load_generator(model, backend=s.backend, **options)
+    return sampling_generator(model, cfg.sampling)
 
 
 def sampling_params(cfg: StarConfig):

@@ -15,6 +15,7 @@ from genrm.judges.bt import conversation_ids
 from genrm.models import load_tokenizer, resolve_model, torch_dtype
 from genrm.train.cached import cached_bottom
 from genrm.train.common import (
+    check_keys,
     data_card,
     enforce_length,
     fit,
@@ -28,6 +29,13 @@ from genrm.train.common import (
 from genrm.types import PreferencePair
 
 DEFAULTS: dict = {}  # the paper's settings (train.common.PAPER_DEFAULTS) hold for BT as they are
+
+
+def check_config(config: dict) -> None:
+    """Raise ConfigError for a key that neither TRL's RewardConfig nor genrm knows."""
+    from trl import RewardConfig
+
+    check_keys(RewardConfig, config)
 
 
 def tokenize_pairs(tokenizer, pairs: Sequence[PreferencePair],

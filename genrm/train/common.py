@@ -1,7 +1,8 @@
 """Wiring shared by every trainer: TRL config from a genrm config, freezing, LoRA, checkpoints.
 
 genrm's own config keys (everything else goes to the TRL config class, unknown keys are errors):
-  lora: {r, alpha, dropout, target_modules}   train LoRA adapters (merged into the checkpoint)
+  lora: {r, alpha, dropout, target_modules}   train LoRA adapters (merged into the checkpoint); `lora: true`
+                                               takes the defaults of LoraSettings
   freeze_layers: N                             freeze the embeddings and the bottom N layers
   max_length: L                                the token limit of an example (default: the model's context)
   over_length: error | skip                    an example over the limit: a located error naming the pair
@@ -12,23 +13,55 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from genrm.config import split_trainer_kwargs
+from genrm.config import key_paths, load_typed, split_trainer_kwargs
 from genrm.judges.base import CARD
 from genrm.runs import atomic_write_json
 from genrm.shard import world_size
 
 OWN_KEYS = {"lora", "freeze_layers", "max_length", "over_length", "cache_frozen_layers"}
-# the paper's optimiser settings (REFERENCE.md §1); learning rate per method is set by callers
+# the paper's optimiser settings (REFERENCE.md §1); learning rate per method is set by callers.
+# report_to "none" is only a default: report_to=tensorboard (wandb, trackio, ...) in a recipe or on the
+# command line reaches TRL as it is (TensorBoard events: RUN/trainer/runs/).
 PAPER_DEFAULTS = {
     "learning_rate": 1e-6, "adam_beta1": 0.9, "adam_beta2": 0.95, "weight_decay": 0.1,
     "lr_scheduler_type": "cosine", "warmup_steps": 0.1, "num_train_epochs": 1,
     "per_device_train_batch_size": 8, "logging_steps": 1, "report_to": "none", "save_strategy": "no",
     "seed": 0, "disable_tqdm": False,
 }
+
+
+@dataclass
+class LoraSettings:
+    """The `lora` section (peft.LoraConfig's r, lora_alpha, lora_dropout, target_modules)."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    target_modules: Any = "all-linear"
+
+
+def lora_settings(own: dict) -> LoraSettings | None:
+    """The LoRA settings of genrm's own keys (None: no LoRA); unknown `lora.*` keys raise ConfigError."""
+    lora = own.get("lora")
+    if not lora:
+        return None
+    values = lora if isinstance(lora, dict) else {}
+    return load_typed(LoraSettings, values, "lora.", [f"lora.{k}" for k in key_paths(LoraSettings)])
+
+
+def check_keys(cls, config: dict, own_keys: set[str] = frozenset()) -> tuple[dict, dict]:
+    """(kwargs for the TRL config class `cls`, genrm's own keys) of a trainer config. A key that
+    neither `cls` nor genrm knows, `lora.*` included, raises ConfigError; nothing is instantiated,
+    so a GPU recipe (bf16) is checked on any machine."""
+    trainer, own = split_trainer_kwargs(cls, config, OWN_KEYS | set(own_keys))
+    lora_settings(own)
+    return trainer, own
 
 
 def make_args(cls, config: dict, out_dir: Path, defaults: dict | None = None, own_keys: set[str] = frozenset()):
@@ -38,7 +71,7 @@ def make_args(cls, config: dict, out_dir: Path, defaults: dict | None = None, ow
         merged["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if world_size() > 1 and not torch.cuda.is_available():  # without it, no gloo group: P unsynchronised copies
         merged.setdefault("use_cpu", True)
-    trainer_kwargs, own = split_trainer_kwargs(cls, merged, OWN_KEYS | set(own_keys))
+    trainer_kwargs, own = check_keys(cls, merged, own_keys)
     trainer_kwargs.setdefault("output_dir", str(out_dir / "trainer"))
     return cls(**trainer_kwargs), own
 
@@ -145,14 +178,13 @@ def fit(trainer, *contexts) -> None:
 
 
 def peft_config(own: dict, task_type: str):
-    lora = own.get("lora")
-    if not lora:
+    lora = lora_settings(own)
+    if lora is None:
         return None
     from peft import LoraConfig
 
-    lora = dict(lora) if isinstance(lora, dict) else {}
-    return LoraConfig(task_type=task_type, r=lora.get("r", 16), lora_alpha=lora.get("alpha", 32),
-                      lora_dropout=lora.get("dropout", 0.0), target_modules=lora.get("target_modules", "all-linear"))
+    return LoraConfig(task_type=task_type, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.target_modules)
 
 
 def save_checkpoint(model, tokenizer, out: Path, card: dict, log_history: list | None = None) -> Path:

@@ -10,13 +10,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from genrm.config import ConfigError
 from genrm.models import load_tokenizer
 from genrm.prompts import INDICATOR_TEMPLATES, indicator_ids, judge_messages
-from genrm.train.common import data_card, write_eval
+from genrm.train.common import check_keys, data_card, write_eval
 from genrm.train.sft import SFTExample, train_sft
 from genrm.types import PreferencePair
 
 INDICATORS = ("A", "B")  # the display letters of judge_messages: first = "A", second = "B"
+OWN_KEYS = {"template", "paired_batches"}  # GenRM's keys on top of SFTConfig's and train.common's
+
+
+def check_config(config: dict) -> None:
+    """Raise ConfigError for a key that neither TRL's SFTConfig nor genrm knows, or a template
+    that is not an indicator template."""
+    from trl import SFTConfig
+
+    template = config.get("template", "indicator")
+    if template not in INDICATOR_TEMPLATES:
+        raise ConfigError(f"template must be an indicator template ({', '.join(INDICATOR_TEMPLATES)}), not {template!r}")
+    check_keys(SFTConfig, config, OWN_KEYS)
 
 
 def genrm_examples(pairs: Sequence[PreferencePair], template: str = "indicator") -> list[SFTExample]:
@@ -35,10 +48,11 @@ def train_genrm(model: str, pairs: Sequence[PreferencePair], out: str | Path, co
     alone earns nothing.
     With `eval_pairs`, also evaluates the saved judge into `out/eval/` (genrm.eval.evaluate)."""
     config = dict(config or {})
-    template = template or config.pop("template", "indicator")
+    if template is not None:
+        config["template"] = template
+    check_config(config)
+    template = config.pop("template", "indicator")
     paired = config.pop("paired_batches", True)
-    if template not in INDICATOR_TEMPLATES:
-        raise ValueError(f"template must be an indicator template ({', '.join(INDICATOR_TEMPLATES)}), not {template!r}")
     indicator_ids(load_tokenizer(model), INDICATORS)  # clear error before any training if not single tokens
     out = Path(out)
     card = {"kind": "genrm", "method": "genrm-indicator", "template": template, "indicators": list(INDICATORS),
