@@ -42,22 +42,54 @@ def model_flops(config, lengths: list[int]) -> float:
     return dense + attention + head
 
 
+CATEGORIES = (  # profiler op name -> where the time goes (first match wins)
+    ("linear layers (GEMM)", ("addmm", "aten::mm", "matmul", "linear", "bmm", "quantized")),
+    ("attention kernel", ("scaled_dot_product", "flash_attention", "softmax", "baddbmm")),
+    ("norms, activations, rotary (elementwise)", ("mul", "add", "silu", "rsqrt", "pow", "mean", "neg", "cat", "sin",
+                                                "cos", "div", "sub", "sigmoid", "exp")),
+    ("copies, casts, indexing, masks", ("copy", "to", "contiguous", "index", "slice", "view", "reshape", "expand",
+                                        "transpose", "embedding", "clone", "where", "fill", "zeros", "ones", "empty",
+                                        "arange", "cumsum", "clamp", "eq", "lt", "gt", "le", "ge", "ne", "bitwise",
+                                        "masked")),
+)
+
+
+def breakdown(judge, texts, batch_size: int) -> list[tuple[str, float]]:
+    """(category, share of self CPU time) of one judging pass, from torch.profiler."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        judge.p_first(texts, batch_size)
+    totals: dict[str, float] = {}
+    for event in prof.key_averages():
+        name = event.key.lower()
+        category = next((c for c, keys in CATEGORIES if any(k in name for k in keys)), "other")
+        totals[category] = totals.get(category, 0.0) + event.self_cpu_time_total
+    whole = sum(totals.values()) or 1.0
+    return sorted(((c, t / whole) for c, t in totals.items()), key=lambda x: -x[1])
+
+
 def main() -> None:
-    from genrm.batching import encode
+    from genrm.chat import chat_ids
     from genrm.data import load_pairs
     from genrm.judges.indicator import IndicatorJudge
+    from genrm.prompts import judge_messages
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="8 pairs (under a minute)")
     ap.add_argument("--pairs", type=int, default=24)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--dtype", default="float32", choices=("float32", "int8"))
+    ap.add_argument("--template", default="indicator", help="judge template (indicator: MT-Bench, ~400-token prompts)")
+    ap.add_argument("--profile", action="store_true", help="also print where the time goes (torch.profiler)")
     args = ap.parse_args()
     n_pairs = 8 if args.quick else args.pairs
-    judge = IndicatorJudge.from_pretrained(args.model, dtype=torch.float32)
+    judge = IndicatorJudge.from_pretrained(args.model, dtype=args.dtype, template=args.template)
+    judge.share_prefix = False  # model FLOPs count every token: measure the plain pass (sharing removes work)
     pairs = list(load_pairs(DATA / "mtbench_human_llmbar.jsonl"))[:n_pairs]
-    texts = judge.prompts(pairs)
-    lengths = [len(r) for r in encode(judge.tokenizer, texts)]
+    texts = [judge_messages(p, first, judge.template) for p in pairs for first in (True, False)]
+    lengths = [len(r) for r in chat_ids(judge.tokenizer, texts)]
     judge.p_first(texts[: args.batch_size], args.batch_size)  # warm-up
     peak = matmul_rate()
     start = time.perf_counter()
@@ -74,6 +106,9 @@ def main() -> None:
           f"({len(pairs) / seconds:.2f} pairs/s, both orders), peak RSS {rss:.0f} MB")
     frac = achieved / peak
     print(f"summary: efficiency: {frac:.1%} of matmul peak (target >= 50%) {'MET' if frac >= 0.5 else 'NOT MET'}")
+    if args.profile:
+        for category, share in breakdown(judge, texts, args.batch_size):
+            print(f"  {share:6.1%}  {category}")
 
 
 if __name__ == "__main__":

@@ -33,11 +33,11 @@ def costs(judge, prompts, steps: int = 16) -> tuple[float, float]:
     """(prefill tokens/s, ms per decode step) on one left-padded batch of `prompts`."""
     from transformers import GenerationConfig
 
-    from genrm.batching import encode, left_pad
-    from genrm.models import render
+    from genrm.batching import left_pad
+    from genrm.chat import chat_ids
 
     tok = judge.tokenizer
-    batch = left_pad(encode(tok, [render(tok, m) for m in prompts]), tok.pad_token_id, "cpu")
+    batch = left_pad(chat_ids(tok, prompts), tok.pad_token_id, "cpu")
     start = time.perf_counter()
     judge.model(**batch, logits_to_keep=1)
     prefill_s = time.perf_counter() - start
@@ -51,12 +51,11 @@ def costs(judge, prompts, steps: int = 16) -> tuple[float, float]:
 
 
 def main() -> None:
-    from genrm.batching import encode
+    from genrm.chat import chat_ids
     from genrm.data import load_pairs
     from genrm.generation.hf import HFGenerator
     from genrm.judges.cot import CoTJudge
     from genrm.judges.indicator import IndicatorJudge
-    from genrm.models import render
     from genrm.prompts import judge_messages
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,7 +99,7 @@ def main() -> None:
     print(f"prefill {prefill_rate:.0f} tokens/s; one decode step at batch {args.batch_size}: {step_ms:.0f} ms")
     ratio = ind_rate / gen_rate
     # cost model per pair: indicator 2 prompt prefills; CoT 2 prefills + 2 x votes x rationale row-steps
-    rows = encode(judge.tokenizer, [render(judge.tokenizer, m) for m in prompts])
+    rows = chat_ids(judge.tokenizer, prompts)
     prompt_tokens = sum(len(r) for r in rows) / len(rows)
     prefill_s, row_step_s = prompt_tokens / prefill_rate, step_ms / 1000 / args.batch_size
 

@@ -33,13 +33,14 @@ def timed(judge, pairs, batch_size: int, share: bool) -> tuple[float, list]:
 def main() -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from genrm.batching import common_prefix, encode
+    from genrm.batching import common_prefix
+    from genrm.chat import chat_ids
     from genrm.data import load_pairs
     from genrm.generation.hf import HFGenerator
     from genrm.judges.bt import BTJudge
     from genrm.judges.cot import CoTJudge
     from genrm.judges.indicator import IndicatorJudge
-    from genrm.models import load_tokenizer, render, resolve_model
+    from genrm.models import load_tokenizer, resolve_model
     from genrm.prompts import judge_messages
     from genrm.synth import make_pairs
 
@@ -72,7 +73,7 @@ def main() -> None:
         if template:
             judge.template = template
             tok = getattr(judge, "tokenizer", None) or judge.generator.tokenizer
-            rows = encode(tok, [render(tok, judge_messages(p, True, template)) for p in pairs])
+            rows = chat_ids(tok, [judge_messages(p, True, template) for p in pairs])
         else:
             from genrm.judges.base import both_responses
             from genrm.judges.bt import conversation_ids

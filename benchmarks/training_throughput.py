@@ -29,17 +29,18 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 VARIANTS = {
     "TRL defaults": {"all_positions": True},
     "labelled positions only": {},
-    "no grad. checkpointing": {"gradient_checkpointing": False},
+    "no grad. checkpointing": {"activation_checkpointing": False},
     "cached frozen layers": {"cache_frozen_layers": True},
-    "padding-free": {"padding_free": True, "gradient_checkpointing": False},
-    "length-grouped": {"train_sampling_strategy": "group_by_length", "gradient_checkpointing": False},
+    "padding-free": {"padding_free": True, "activation_checkpointing": False},
+    "length-grouped": {"train_sampling_strategy": "group_by_length", "activation_checkpointing": False},
 }
 SAME_BATCHES = ("labelled positions only", "no grad. checkpointing", "cached frozen layers", "padding-free")
 
 
 def examples(n: int, max_tokens: int, data: str):
+    from genrm.chat import chat_ids
     from genrm.data import load_pairs
-    from genrm.models import load_tokenizer, render
+    from genrm.models import load_tokenizer
     from genrm.prompts import judge_messages
     from genrm.synth import make_pairs
     from genrm.train.genrm import genrm_examples
@@ -48,7 +49,7 @@ def examples(n: int, max_tokens: int, data: str):
         return genrm_examples(make_pairs(n // 2, 0, 0)["train"], "indicator-compact")[:n]
     tok = load_tokenizer("smollm2-135m")
     pairs = [p for p in load_pairs(DATA / "mtbench_human_llmbar.jsonl") + load_pairs(DATA / "llmeval2_llmbar.jsonl")
-             if len(tok(render(tok, judge_messages(p, True, "indicator")))["input_ids"]) <= max_tokens]
+             if len(chat_ids(tok, [judge_messages(p, True, "indicator")])[0]) <= max_tokens]
     return genrm_examples(pairs[: n // 2], "indicator")[:n]
 
 

@@ -11,21 +11,43 @@ keys and values are the same as in an unshared pass, so scores agree up to float
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
+# padded tokens per forward batch (rows x longest row, by device): a few long rows run in small batches
+MAX_BATCH_TOKENS = {"cpu": 16384, "cuda": 262144}
 
-def encode(tokenizer, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
-    """Token ids of chat-rendered texts (the template already holds the special tokens)."""
-    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-    if max_length is not None:
-        too_long = [i for i, row in enumerate(ids) if len(row) > max_length]
-        if too_long:
-            raise ValueError(f"{len(too_long)} prompt(s) exceed max_length={max_length} tokens (first: #{too_long[0]}, "
-                             f"{len(ids[too_long[0]])} tokens); raise max_length or shorten the data")
-    return ids
+
+def token_budget(device) -> int:
+    return MAX_BATCH_TOKENS.get(torch.device(device).type, MAX_BATCH_TOKENS["cpu"])
+
+
+def require_fit(rows: Sequence[Sequence[int]], limit: int | None) -> None:
+    """The last guard before a model: rows over `limit` tokens are an error (the located checks of
+    genrm.lengths name the pair or prompt before this is reached)."""
+    if limit is None:
+        return
+    too_long = [i for i, row in enumerate(rows) if len(row) > limit]
+    if too_long:
+        raise ValueError(f"{len(too_long)} input(s) over the limit of {limit} tokens (first: #{too_long[0]}, "
+                         f"{len(rows[too_long[0]])} tokens); raise max_length or shorten the data")
+
+
+def batches(order: Sequence[int], widths: Sequence[int], batch_size: int, max_tokens: int | None,
+            copies: int = 1) -> Iterator[list[int]]:
+    """Consecutive groups of `order` of at most `batch_size` rows and at most `max_tokens` padded
+    tokens (rows x copies x the group's widest row); a row wider than the budget goes alone."""
+    group: list[int] = []
+    for i in order:
+        wider = max([widths[j] for j in group] + [widths[i]])
+        if group and (len(group) >= batch_size or (max_tokens and (len(group) + 1) * copies * wider > max_tokens)):
+            yield group
+            group = []
+        group.append(i)
+    if group:
+        yield group
 
 
 def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> dict[str, torch.Tensor]:
@@ -93,9 +115,11 @@ class SharedPrefix:
 @torch.no_grad()
 def map_batches(rows: Sequence[Sequence[int]], fn: Callable[[dict], torch.Tensor], pad_id: int, device,
                 batch_size: int = 8, progress: bool = False, desc: str = "scoring",
-                sort: bool = True, model=None, min_prefix: int = 8) -> list[torch.Tensor]:
+                sort: bool = True, model=None, min_prefix: int = 8,
+                max_tokens: int | None = None) -> list[torch.Tensor]:
     """Apply `fn` (a batch of left-padded inputs -> one tensor row per input) in length-sorted
-    batches (`sort=False`: in input order, for comparison); return the rows in input order. With
+    batches (`sort=False`: in input order, for comparison) of at most `batch_size` rows and
+    `max_tokens` padded tokens (`batches`; default `token_budget(device)`); return the rows in input order. With
     `model`, a common prefix of at least `min_prefix` tokens is computed once (SharedPrefix) and
     the batches hold only what follows it."""
     k = common_prefix(rows) if model is not None and len(rows) > 1 else 0
@@ -105,8 +129,7 @@ def map_batches(rows: Sequence[Sequence[int]], fn: Callable[[dict], torch.Tensor
     order = sorted(range(len(rows)), key=lambda i: len(rows[i])) if sort else list(range(len(rows)))
     out: list[torch.Tensor | None] = [None] * len(rows)
     with tqdm(total=len(rows), desc=desc, disable=not progress, unit="seq") as bar:
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+        for idx in batches(order, [len(r) for r in rows], batch_size, max_tokens or token_budget(device)):
             batch = left_pad([rows[i] for i in idx], pad_id, device)
             result = fn(prefix.extend(batch) if prefix else batch).float().cpu()
             for j, i in enumerate(idx):

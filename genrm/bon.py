@@ -45,6 +45,7 @@ class BonConfig:
     limit: int | None = None  # the first L prompts
     chunk_size: int = 8  # prompts per durably written chunk
     judge_kind: str | None = None
+    over_length: str = "error"  # a prompt with no room for max_new_tokens in the policy's context: error | skip
     beta: float = 1.0  # rejection sampling: accept with probability exp((r - max r) / beta)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -57,6 +58,7 @@ class BonConfig:
 class PromptRow:
     id: str
     messages: list[Message]
+    source: str = ""  # "file:line", to locate an error
 
 
 def load_prompts(path: str | Path, limit: int | None = None) -> list[PromptRow]:
@@ -92,7 +94,7 @@ def load_prompts(path: str | Path, limit: int | None = None) -> list[PromptRow]:
             messages = messages_of(row["prompt"], "prompt", "user", fail)
             if messages[-1]["role"] == "assistant":
                 fail("prompt", "the conversation ends with an assistant turn; the last turn must be the user's", "unknown_role")
-            rows.append(PromptRow(id=str(row.get("id", f"{path.stem}-{line_no}")), messages=messages))
+            rows.append(PromptRow(id=str(row.get("id", f"{path.stem}-{line_no}")), messages=messages, source=f"{path}:{line_no}"))
             if limit is not None and len(rows) >= limit:
                 break
     if not rows:
@@ -344,10 +346,15 @@ def stream(policy: str, judge_path: str, prompts: str | Path, n: int, out: str |
     prompts already in `out` are kept and skipped, else `out` starts empty. Returns every prompt's row."""
     from genrm import load_judge
     from genrm.generation.base import SamplingParams, sampling_generator
+    from genrm.lengths import fit_prompts
     from genrm.runs import Journal
 
     out = Path(out)
-    rows = load_prompts(prompts, limit=config.limit)
+    rows, over = fit_prompts(load_prompts(prompts, limit=config.limit), policy, config.sampling.max_new_tokens,
+                             config.over_length)
+    if over:
+        print(f"genrm: skipped {len(over)} prompt(s) with no room for {config.sampling.max_new_tokens} new tokens in "
+              f"the policy's context (over_length=skip); first: {over[0].pair.source}", flush=True)
     if not resume:
         out.unlink(missing_ok=True)
     with Journal(out, key=lambda r: r["id"]) as journal:

@@ -16,6 +16,7 @@ COMMANDS = {
     "bon": ("genrm.commands.bon", "best-of-N sampling ranked by a judge"),
     "rs": ("genrm.commands.rs", "statistical rejection sampling with a judge"),
     "raft": ("genrm.commands.raft", "reward-ranked fine-tuning (sample, rank, SFT, repeat)"),
+    "serve": ("genrm.commands.serve", "serve a judge over HTTP, batching concurrent requests (OpenRLHF remote RM)"),
     "demo": ("genrm.commands.demo", "the paper's comparison in miniature on the embedded default model"),
 }
 

@@ -45,6 +45,7 @@ class PairList(list):
     def __init__(self, pairs=(), skipped: list[DataError] | None = None):
         super().__init__(pairs)
         self.skipped: list[DataError] = skipped or []
+        self.first_seen: dict[str, str] = {}  # pair id -> where it was first read (ids are unique across a load)
 
     def skip_counts(self) -> Counter:
         return Counter(e.kind for e in self.skipped)
@@ -82,11 +83,17 @@ def load_pairs(source: str | Path, split: str | None = None, *, skip_invalid: bo
 
 def _collect(out: PairList, rows: Iterator[tuple[int, Any]], where: str, default_subset: str, skip: bool) -> None:
     count = 0
+    seen = out.first_seen
     for row_no, row in rows:
         try:
             if isinstance(row, DataError):
                 raise row
-            out.append(row_to_pair(row, where, row_no, default_subset))
+            pair = row_to_pair(row, where, row_no, default_subset)
+            if pair.id in seen:
+                raise DataError(where, row_no, "id", f"duplicate id {pair.id!r} (first at {seen[pair.id]}): ids must "
+                                "be unique, results are matched by id", "duplicate_id")
+            seen[pair.id] = pair.source
+            out.append(pair)
             count += 1
         except DataError as err:
             if not skip:
@@ -144,6 +151,8 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 yield line_no, json.loads(text)
             except json.JSONDecodeError as e:
                 yield line_no, DataError(str(path), line_no, None, f"malformed JSON: {e.msg} (column {e.colno})", "malformed_json")
+            except RecursionError:
+                yield line_no, DataError(str(path), line_no, None, "JSON nested too deeply to read", "malformed_json")
 
 
 def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -152,6 +161,8 @@ def _json_rows(path: Path) -> Iterator[tuple[int, Any]]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(str(path), e.lineno, None, f"malformed JSON: {e.msg} (line {e.lineno}, column {e.colno})", "malformed_json") from None
+    except RecursionError:
+        raise DataError(str(path), None, None, "JSON nested too deeply to read", "malformed_json") from None
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -273,5 +284,7 @@ def messages_of(value: Any, field: str, default_role: str, fail) -> list[Message
             fail(where, f"expected a string, got {type(content).__name__}", "wrong_type")
         if not content.strip():
             fail(where, "empty or whitespace-only text", "empty_text")
+        if "\x00" in content:
+            fail(where, f"NUL character at position {content.index(chr(0))}", "nul_char")
         out.append({"role": role, "content": content})
     return out

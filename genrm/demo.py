@@ -59,7 +59,7 @@ def _train(steps: int, lr: float, batch: int, freeze: int, cache: bool = False) 
     """Trainer settings of a demo section; `cache`: the frozen bottom runs once per sequence (train/cached.py)."""
     return {"max_steps": steps, "learning_rate": lr, "per_device_train_batch_size": batch, "freeze_layers": freeze,
             "logging_steps": max(1, steps // 5), "disable_tqdm": True, "warmup_steps": 0.1 if steps >= 20 else 0,
-            "gradient_checkpointing": False, **({"cache_frozen_layers": True} if cache else {})}
+            "activation_checkpointing": False, **({"cache_frozen_layers": True} if cache else {})}
 
 
 def _epochs(epochs: float, lr: float, batch: int, freeze: int, cache: bool = False) -> dict:

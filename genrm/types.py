@@ -116,7 +116,8 @@ class EvalResult:
     `sections`, `overall` and `overall_legacy` follow the official tables. `examples` holds the
     per-example credits (id, subset, correct, length_correct, per-order credits), so two results
     on the same pairs can be compared pair by pair (genrm.stats.mcnemar). `chance` is the accuracy
-    of a judge that guesses. `to_dict()` is what `results.json` holds.
+    of a judge that guesses. `skipped` says what was left out (over-length pairs per subset, invalid
+    rows per kind) and `memory` the peak memory. `to_dict()` is what `results.json` holds.
     """
 
     bench: str
@@ -141,6 +142,9 @@ class EvalResult:
     chance: float = 0.5
     notes: list[str] = field(default_factory=list)
     seconds: float | None = None
+    skipped: dict = field(default_factory=dict)  # left out, with counts per subset (genrm.lengths.skip_report)
+    memory: dict = field(default_factory=dict)  # peak RSS (and CUDA) of the process, GiB
+    options: dict = field(default_factory=dict)  # the judge's card and how it was loaded (dtype, backend, sampling)
 
     @property
     def accuracy(self) -> float:

@@ -77,7 +77,7 @@ BAD = [  # (row or raw line, field named, words in the message)
 
 @pytest.mark.parametrize("row,field,words", BAD)
 def test_bad_rows_are_located(tmp_path, row, field, words):
-    path = write_jsonl(tmp_path / "bad.jsonl", [RB_ROW, RB_ROW, row])
+    path = write_jsonl(tmp_path / "bad.jsonl", [dict(RB_ROW, id=1), dict(RB_ROW, id=2), row])
     with pytest.raises(DataError) as e:
         load_pairs(path)
     assert e.value.row == 3 and e.value.field == field
@@ -89,7 +89,7 @@ def test_malformed_json_line_and_invalid_utf8(tmp_path):
     path.write_bytes(json.dumps(RB_ROW).encode() + b"\n{\"prompt\": oops}\n")
     with pytest.raises(DataError, match=r"x.jsonl, row 2: malformed JSON"):
         load_pairs(path)
-    path.write_bytes(json.dumps(RB_ROW).encode() + b"\n" + json.dumps(RB_ROW).encode() + b"\n\xff\xfe\n")
+    path.write_bytes(json.dumps(RB_ROW).encode() + b"\n" + json.dumps(dict(RB_ROW, id=8)).encode() + b"\n\xff\xfe\n")
     with pytest.raises(DataError, match=r"x.jsonl, row 3: invalid UTF-8"):
         load_pairs(path)
     bad_json = tmp_path / "y.json"
@@ -112,7 +112,7 @@ def test_skip_invalid_counts(tmp_path):
 
 
 def test_cli_validate(tmp_path, capsys):
-    good = write_jsonl(tmp_path / "good.jsonl", [RB_ROW, RB_ROW, dict(RB_ROW, subset="hep-go")])
+    good = write_jsonl(tmp_path / "good.jsonl", [dict(RB_ROW, id=1), dict(RB_ROW, id=2), dict(RB_ROW, id=3, subset="hep-go")])
     assert main(["data", "validate", str(good)]) == 0
     out = capsys.readouterr().out
     assert "math-prm" in out and "hep-go" in out and "3 valid pairs" in out

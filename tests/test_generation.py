@@ -67,10 +67,10 @@ def test_cue_probabilities_continue_each_samples_kv_cache(tiny_model_dir):
     Sharp attention (scaled queries and keys) makes positions and masks matter to the logits."""
     import torch
 
-    from genrm.batching import common_prefix, encode
+    from genrm.batching import common_prefix
+    from genrm.chat import chat_ids
     from genrm.generation.base import SamplingParams
     from genrm.generation.hf import HFGenerator
-    from genrm.models import render
 
     gen = HFGenerator.from_pretrained(str(tiny_model_dir), batch_size=4, dtype=torch.float32)
     with torch.no_grad():
@@ -88,12 +88,12 @@ def test_cue_probabilities_continue_each_samples_kv_cache(tiny_model_dir):
     cue = tok.encode(params.cue, add_special_tokens=False)
     assert {c.finished for row in out for c in row} == {True, False} and len(out[0][0].token_ids) == 2
     for prompt, (c,) in zip(prompts, out):
-        (ids,) = encode(tok, [render(tok, prompt)])
+        (ids,) = chat_ids(tok, [prompt])
         with torch.no_grad():
             logits = gen.model(input_ids=torch.tensor([ids + list(c.token_ids) + cue])).logits[0, -1]
         assert c.cue_probs == pytest.approx(torch.softmax(logits[[a, b]], dim=-1).tolist(), abs=1e-4)
     # the prompts share their chat-template head: it was computed once (SharedPrefix), changing nothing
-    assert common_prefix(encode(tok, [render(tok, p) for p in prompts])) >= gen.min_prefix
+    assert common_prefix(chat_ids(tok, prompts)) >= gen.min_prefix
     for share_prefill, n in ((True, 1), (True, 2), (False, 2)):
         gen.share_prefill = share_prefill
         sampled = SamplingParams(n=n, max_new_tokens=6, seed=5, cue=params.cue, cue_choices=("A", "B"))

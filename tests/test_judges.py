@@ -124,10 +124,12 @@ def test_load_judge_dispatch_and_errors(tiny_model_dir, tmp_path):
 
 def test_bt_max_length_error_names_the_pair(bt_dir):
     from genrm import load_judge
+    from genrm.data import DataError
 
     judge = load_judge(str(bt_dir), max_length=20)
-    with pytest.raises(ValueError, match=r"exceed max_length=20 tokens \(first: pair v0 from toy.jsonl:1, \d+ tokens\)"):
+    with pytest.raises(DataError, match=r"toy.jsonl, row 1, field '\w+': pair 'v0' is \d+ tokens, over the limit of 20") as e:
         judge.judge(varied_pairs(2))
+    assert e.value.kind == "too_long" and e.value.row == 1
 
 
 def test_foreign_bt_checkpoint_keeps_its_pad_convention(tiny_model_dir, tmp_path):
@@ -185,15 +187,14 @@ def test_shared_prefix_gives_the_same_scores(kind, bt_dir, short_prompt_lm):
     """The judge prompts' common prefix (system prompt, template header) computed once: same scores."""
     from genrm import load_judge
     from genrm.batching import common_prefix
-    from genrm.models import render
+    from genrm.chat import chat_ids
 
     pairs = varied_pairs(10)
     judge = load_judge(str(bt_dir if kind == "bt" else short_prompt_lm), dtype=torch.float32)
     if kind == "genrm":
-        from genrm.batching import encode
         from genrm.prompts import judge_messages
 
-        rows = encode(judge.tokenizer, [render(judge.tokenizer, judge_messages(p, True)) for p in pairs])
+        rows = chat_ids(judge.tokenizer, [judge_messages(p, True) for p in pairs])
         assert common_prefix(rows) >= 8  # the shared system prompt is long enough to be shared
     shared = judge.judge(pairs, batch_size=3)
     judge.share_prefix = False
@@ -203,3 +204,20 @@ def test_shared_prefix_gives_the_same_scores(kind, bt_dir, short_prompt_lm):
         if a[0] is not None:
             assert max(abs(x - y) for x, y in zip(a, b)) < 1e-4, field
     assert common_prefix([[1, 2, 3], [1, 2, 4, 5], [1, 2]]) == 1 and common_prefix([[7, 8], [7, 8]]) == 1
+
+
+@pytest.mark.parametrize("kind", ["bt", "genrm"])
+def test_int8_judging_quantizes_the_blocks_and_stays_close(kind, bt_dir, short_prompt_lm):
+    from genrm import load_judge
+    from genrm.eval.journal import identity
+    from genrm.models import is_int8
+
+    path = str(bt_dir if kind == "bt" else short_prompt_lm)
+    pairs = varied_pairs(8)
+    fp32, int8 = (load_judge(path, dtype=d) for d in ("float32", "int8"))
+    assert is_int8(int8.model) and not is_int8(fp32.model)
+    head = getattr(int8.model, "lm_head", None) or int8.model.score
+    assert type(head) is torch.nn.Linear  # the output head stays fp32
+    a, b = ([j.p_chosen for j in judge.judge(pairs, batch_size=4)] for judge in (fp32, int8))
+    assert a != b and b == pytest.approx(a, abs=0.15)
+    assert identity(int8)["dtype"] == "int8" and identity(fp32)["dtype"] == "torch.float32"

@@ -46,13 +46,13 @@ def test_embedded_default_prefers_the_right_answer_in_both_orders():
 
 def test_templates_that_insert_todays_date_get_a_fixed_one(tiny_model_dir):
     """Llama 3.x templates print strftime_now() unless given date_string: genrm renders every prompt
-    (scoring, sampling, SFT, BT, and DPO through TRL's chat_template_kwargs) with one fixed date."""
+    (scoring, sampling, SFT, BT and DPO all tokenize through genrm.chat) with one fixed date."""
     import datetime
 
     from transformers import AutoTokenizer
 
-    from genrm.models import FIXED_DATE, render, render_ids
-    from genrm.train.dpo import DPOExample
+    from genrm.chat import FIXED_DATE, chat_ids, render
+    from genrm.train.dpo import DPOExample, tokenize
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     tok.chat_template = ("{%- if not date_string is defined %}{%- set date_string = strftime_now('%d %b %Y') %}{%- endif %}"
@@ -61,6 +61,7 @@ def test_templates_that_insert_todays_date_get_a_fixed_one(tiny_model_dir):
     today = datetime.date.today().strftime("%d %b %Y")
     assert today in tok.apply_chat_template(msgs, tokenize=False)  # what an unfixed render gives
     assert f"Today Date: {FIXED_DATE}" in render(tok, msgs) and (today == FIXED_DATE or today not in render(tok, msgs))
-    assert render_ids(tok, msgs) == tok(render(tok, msgs, generation_prompt=False), add_special_tokens=False)["input_ids"]
-    row = DPOExample(msgs, "a", "b").to_row()
-    assert row["chat_template_kwargs"] == {"date_string": FIXED_DATE}
+    (ids,) = chat_ids(tok, [msgs], generation_prompt=False)
+    assert ids == tok(render(tok, msgs, generation_prompt=False), add_special_tokens=False)["input_ids"]
+    (row,) = tokenize(tok, [DPOExample(msgs, "a", "b")])
+    assert tok.decode(row["prompt_ids"]).startswith(f"Today Date: {FIXED_DATE}")

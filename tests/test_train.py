@@ -225,7 +225,7 @@ def test_cached_frozen_layers_train_the_same_weights(method, judge_tiny, tmp_pat
 
     train = {"genrm": train_genrm, "bt": train_bt}[method]
     config = {**FAST, "learning_rate": 1e-2, "max_steps": 4, "per_device_train_batch_size": 4, "freeze_layers": 1,
-              "logging_steps": 1, "gradient_checkpointing": False}
+              "logging_steps": 1, "activation_checkpointing": False}
     runs = {}
     for cached in (False, True):
         out = tmp_path / f"cached-{cached}"

@@ -112,6 +112,7 @@ def run(args) -> int:
 
     from genrm.config import ConfigError
     from genrm.data import DataError
+    from genrm.logs import quiet
     from genrm.runs import RunDir
     from genrm.train.common import losses
 
@@ -131,7 +132,8 @@ def run(args) -> int:
     train = getattr(importlib.import_module(module), fn)
     start = time.time()
     try:
-        checkpoint = train(spec.model, pairs, run_dir.path, config, eval_pairs=eval_pairs)
+        with quiet(run_dir.path / "genrm.log"):  # library warnings and load reports to the log; --verbose shows them
+            checkpoint = train(spec.model, pairs, run_dir.path, config, eval_pairs=eval_pairs)
     except (ConfigError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1

@@ -29,6 +29,14 @@ def identity(judge, model: str | None = None) -> dict:
     for attr in IDENTITY_ATTRS:
         if hasattr(judge, attr):
             out[attr] = getattr(judge, attr)
+    generator = getattr(judge, "generator", None)
+    if generator is not None:  # the backend samples differently (vLLM vs transformers)
+        out["generator"] = type(generator).__name__
+    model = getattr(judge, "model", None) or getattr(generator, "model", None)
+    if hasattr(model, "parameters"):  # bf16, fp32 and int8 judgments differ
+        from genrm.models import is_int8
+
+        out["dtype"] = "int8" if is_int8(model) else str(next(model.parameters()).dtype)
     if out["model"] and Path(str(out["model"])).is_dir():  # a retrained checkpoint in the same place is another judge
         root = Path(str(out["model"]))
         out["weights"] = {str(f.relative_to(root)): [f.stat().st_size, f.stat().st_mtime_ns]

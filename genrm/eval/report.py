@@ -103,7 +103,22 @@ def header_lines(result: EvalResult) -> list[str]:
     if partial:
         lines.append("partial sections (weights renormalised over the subsets present): " + ", ".join(
             f"{name} (missing {len(result.coverage[name]['missing'])})" for name in partial))
-    return lines + [f"note: {note}" for note in result.notes]
+    return lines + skipped_lines(result) + [f"note: {note}" for note in result.notes]
+
+
+def skipped_lines(result: EvalResult) -> list[str]:
+    """What was left out and why: over-length pairs per subset, invalid rows per kind."""
+    lines = []
+    if too_long := result.skipped.get("too_long"):
+        per_subset = ", ".join(f"{k} {v}" for k, v in sorted(too_long["subsets"].items()))
+        lines.append(f"skipped {too_long['n']} pair(s) over the limit of {too_long['limit']} tokens "
+                     f"(--over-length skip): {per_subset}")
+    if invalid := result.skipped.get("invalid"):
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(invalid["kinds"].items()))
+        lines.append(f"skipped {invalid['n']} invalid row(s) (--skip-invalid): {kinds}; first: {invalid['first'][0]}")
+    if result.memory:
+        lines.append("peak memory: " + ", ".join(f"{k} {v}" for k, v in result.memory.items()))
+    return lines
 
 
 def markdown(result: EvalResult) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from genrm.eval import credit as C
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2
 from genrm.eval.journal import judge_journaled
+from genrm.lengths import apply_policy, peak_memory, skip_report
 from genrm.shard import is_main_process
 from genrm.stats import wilson
 from genrm.types import EvalResult, Judgment, PreferencePair, Score, record_bytes
@@ -31,8 +33,9 @@ DEFAULT_DATA = {"rewardbench": "allenai/reward-bench", "rewardbench2": "allenai/
                 "ultrafeedback": "HuggingFaceH4/ultrafeedback_binarized"}
 
 
-def load_bench(bench: str, data: str | None = None, split: str | None = None) -> list:
-    """PreferencePairs (or BestOfRows for rewardbench2) of a bench; `data` overrides the hub default."""
+def load_bench(bench: str, data: str | None = None, split: str | None = None, skip_invalid: bool = False) -> list:
+    """PreferencePairs (or BestOfRows for rewardbench2) of a bench; `data` overrides the hub default.
+    With `skip_invalid`, bad rows are skipped and listed in the result's `.skipped` (data.PairList)."""
     from genrm.data import load_pairs
 
     if bench not in BENCHES:
@@ -42,7 +45,7 @@ def load_bench(bench: str, data: str | None = None, split: str | None = None) ->
         raise ValueError("--bench file needs a path: use --bench file:PATH or --data PATH")
     if bench == "rewardbench2":
         return rb2.load_rows(source, split)
-    return list(load_pairs(source, split=split))
+    return load_pairs(source, split=split, skip_invalid=skip_invalid)
 
 
 def subsample(items: Sequence, per_subset: int, seed: int = 0) -> list:
@@ -73,10 +76,14 @@ def detect_bench(items: Sequence) -> str:
 
 def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | None = None, batch_size: int = 8,
              progress: bool = False, model: str | None = None, data_source: str | None = None,
-             chunk: int | None = None) -> EvalResult:
+             chunk: int | None = None, over_length: str = "error", invalid: Sequence = (),
+             options: dict | None = None) -> EvalResult:
     """Judge every pair (or best-of-4 row), credit it under the one policy, score subsets and
     sections; with `out`, journal the judgments (a rerun resumes) and write results.json,
-    report.md and chart.png there."""
+    report.md and chart.png there. Pairs over the judge's token limit are a located error, or with
+    `over_length="skip"` left out and reported (genrm.lengths); `invalid` lists the rows the loader
+    skipped (DataError), reported beside them. `options` (how the judge was loaded: dtype, backend,
+    sampling) and the judge's card are recorded in the result."""
     from genrm import __version__
     from genrm.judges.base import exact_probabilities
     from genrm.judges.length import LengthJudge
@@ -88,7 +95,9 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
     best_of = bench == "rewardbench2"
     if best_of:  # the Ties metric reads vote shares: draw every vote
         judge = exact_probabilities(judge)
-    pairs = rb2.expand(data) if best_of else list(data)
+    data, pairs, too_long = within_limit(judge, data, best_of, over_length)
+    if not data:
+        raise ValueError(f"nothing to evaluate: all {len(too_long)} pairs are over the judge's limit")
     judgments, resumed = judge_journaled(judge, pairs, out, batch_size, progress, model, chunk)
     lengths = LengthJudge().judge(pairs)
     if len(judgments) != len(pairs):
@@ -97,12 +106,44 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
     result = EvalResult(bench=bench, model=model or getattr(judge, "name", None), judge=getattr(judge, "kind", None),
                         n=len(data), data=data_source, data_hash=data_hash(data), genrm_version=__version__,
                         tie_policy=dict(C.TIE_POLICY, **(rb2.BEST_OF_POLICY if best_of else {})),
-                        resumed_judgments=resumed, seconds=round(time.time() - start, 1), **body)
+                        resumed_judgments=resumed, seconds=round(time.time() - start, 1),
+                        skipped={**skip_report(too_long), **invalid_report(invalid)}, memory=peak_memory(),
+                        options={**(judge.card() if callable(getattr(judge, "card", None)) else {}), **(options or {})},
+                        **body)
     if out is not None and is_main_process():
         from genrm.eval.report import write_outputs
 
         write_outputs(result, out)
     return result
+
+
+def within_limit(judge, data: Sequence, best_of: bool, policy: str) -> tuple[list, list[PreferencePair], list]:
+    """(items, their pairs, the TooLong left out): pairs over a Bounded judge's limit raise or are
+    left out (a best-of-4 row with one over the limit is left out whole)."""
+    from genrm.judges.base import Bounded
+
+    pairs = rb2.expand(data) if best_of else list(data)
+    over = judge.too_long(pairs) if isinstance(judge, Bounded) else []
+    kept, skipped = apply_policy(pairs, over, policy)
+    if not best_of:
+        return kept, kept, skipped
+    if not skipped:
+        return list(data), pairs, []
+    bad, rows, k = {id(t.pair) for t in skipped}, [], 0
+    for row in data:
+        n = len(row.chosen) * len(row.rejected)
+        if not any(id(p) in bad for p in pairs[k:k + n]):
+            rows.append(row)
+        k += n
+    return rows, rb2.expand(rows), skipped
+
+
+def invalid_report(errors: Sequence) -> dict:
+    """Rows the loader skipped (`load_pairs(..., skip_invalid=True)`): count, per kind, the first few."""
+    if not errors:
+        return {}
+    return {"invalid": {"n": len(errors), "kinds": dict(Counter(e.kind for e in errors)),
+                        "first": [str(e) for e in errors[:10]]}}
 
 
 # ---------------------------------------------------------------- scores of example groups

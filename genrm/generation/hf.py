@@ -1,6 +1,6 @@
 """Sampling with transformers `generate`: batched, left-padded, KV cache, prefill shared across samples.
 
-Determinism: every sample has its own random stream, seeded from (seed, prompt text, sample
+Determinism: every sample has its own random stream, seeded from (seed, prompt tokens, sample
 index). A logits processor applies temperature and top-p and draws the token from that stream,
 and `generate` then decodes greedily over the single surviving token. So the same seed gives the
 same samples, and a sample does not depend on which other prompts share its batch, nor on whether
@@ -29,15 +29,19 @@ from collections.abc import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from genrm.batching import SharedPrefix, common_prefix, encode, left_pad
+from genrm.batching import SharedPrefix, batches, common_prefix, left_pad, require_fit, token_budget
+from genrm.chat import chat_ids
 from genrm.generation.base import Completion, SamplingParams
-from genrm.models import cache_kwarg, load_causal_lm, load_tokenizer, render
+from genrm.lengths import input_limit
+from genrm.models import cache_kwarg, load_causal_lm, load_tokenizer
 from genrm.types import Message
 
 
-def sample_seed(seed: int, text: str, index: int) -> int:
-    """The seed of sample `index` of the prompt `text`: independent of batch and call layout."""
-    digest = hashlib.sha256(f"{seed}\0{index}\0{text}".encode()).digest()
+def sample_seed(seed: int, prompt: Sequence[int] | str, index: int) -> int:
+    """The seed of sample `index` of a prompt (its token ids, or a text key): independent of batch
+    and call layout."""
+    key = prompt if isinstance(prompt, str) else ",".join(map(str, prompt))
+    digest = hashlib.sha256(f"{seed}\0{index}\0{key}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
@@ -78,27 +82,32 @@ class HFGenerator:
         return cls(load_causal_lm(model, dtype=dtype, device=device), load_tokenizer(model, side="left"), **options)
 
     @property
+    def context(self) -> int | None:
+        """The longest prompt + completion this generator takes (max_length, else the model's context)."""
+        return input_limit(self.max_length, self.model, self.tokenizer)
+
+    @property
     def device(self):
         return next(self.model.parameters()).device
 
     def generate(self, prompts: Sequence[list[Message]], params: SamplingParams, progress: bool = False,
                  first_index: int = 0) -> list[list[Completion]]:
         """`params.n` completions per chat prompt: samples first_index .. first_index+n-1 of each."""
-        texts = [render(self.tokenizer, m) for m in prompts]
-        return self.generate_text(texts, params, progress, first_index)
+        return self.generate_ids(chat_ids(self.tokenizer, prompts), params, progress, first_index)
 
-    def generate_text(self, texts: Sequence[str], params: SamplingParams, progress: bool = False,
-                      first_index: int = 0) -> list[list[Completion]]:
-        """As `generate`, for prompts already rendered with the chat template."""
-        rows = encode(self.tokenizer, texts, self.max_length)
+    def generate_ids(self, rows: Sequence[Sequence[int]], params: SamplingParams, progress: bool = False,
+                     first_index: int = 0) -> list[list[Completion]]:
+        """As `generate`, for prompts already tokenized (genrm.chat.chat_ids)."""
+        rows = [list(r) for r in rows]
+        require_fit(rows, None if self.context is None else self.context - params.max_new_tokens)
         k = common_prefix(rows) if self.share_prefix and len(rows) > 1 else 0
         prefix = SharedPrefix(self.model, rows[0][:k], self.device) if k >= self.min_prefix else None
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths batch together
         out: list[list[Completion]] = [[] for _ in rows]
         with tqdm(total=len(rows) * params.n, desc="sampling", unit="sample", disable=not progress) as bar:
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start:start + self.batch_size]
-                seeds = [sample_seed(params.seed, texts[i], first_index + j) for i in idx for j in range(params.n)]
+            widths = [len(r) + params.max_new_tokens for r in rows]
+            for idx in batches(order, widths, self.batch_size, token_budget(self.device), params.n):
+                seeds = [sample_seed(params.seed, rows[i], first_index + j) for i in idx for j in range(params.n)]
                 for i, completions in zip(idx, self._batch([rows[i] for i in idx], params, seeds, prefix)):
                     out[i] = completions
                 bar.update(len(idx) * params.n)

@@ -4,6 +4,8 @@ Every judge judges pairs (`Judge.judge`). A pointwise judge (BT, the length base
 one response at a time (`PointwiseJudge.score`): best-of-N, rejection sampling and the GRPO
 adapter ask for that capability with `isinstance(judge, PointwiseJudge)`, never by kind.
 
+A judge with a token limit says which pairs exceed it (`Bounded.too_long`, genrm.lengths).
+
 A judge directory may hold `genrm_judge.json` (the judge card written at export). Without one,
 a sequence-classification checkpoint with one label is a Bradley-Terry judge and a chat causal
 LM is a zero-shot indicator judge. The name "length" is the length baseline.
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from genrm.lengths import TooLong
 from genrm.models import resolve_model
 from genrm.types import Judgment, Message, PreferencePair
 
@@ -37,6 +40,16 @@ class Judge(Protocol):
     name: str
 
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
+        ...
+
+
+@runtime_checkable
+class Bounded(Protocol):
+    """A judge whose inputs have a token limit (genrm.lengths): `too_long(pairs)` lists the pairs
+    whose judge input exceeds it. Its `judge()` refuses such pairs with a located error; callers
+    that may skip them (evaluate, STaR, the server) ask first."""
+
+    def too_long(self, pairs: Sequence[PreferencePair]) -> list[TooLong]:
         ...
 
 

@@ -18,14 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from genrm.batching import map_batches
+from genrm.chat import chat_ids
 from genrm.judges.base import Response, assistant, both_responses, pointwise_judgments
-from genrm.models import default_device, prepare_tokenizer, render_ids, torch_dtype
+from genrm.lengths import TooLong, apply_policy, input_limit, too_long
+from genrm.models import placed, prepare_tokenizer, torch_dtype
 from genrm.types import Judgment, Message, PreferencePair
 
 
 def conversation_ids(tokenizer, prompts: Sequence[list[Message]], responses: Sequence[Response]) -> list[list[int]]:
-    """Token ids of each prompt + response conversation, as TRL's RewardTrainer tokenizes them."""
-    return [render_ids(tokenizer, list(p) + assistant(r)) for p, r in zip(prompts, responses)]
+    """Token ids of each prompt + response conversation, as TRL's RewardTrainer tokenizes them
+    (content as plain text: genrm.chat)."""
+    return chat_ids(tokenizer, [list(p) + assistant(r) for p, r in zip(prompts, responses)], generation_prompt=False)
 
 
 def keep_own_pad(model, tokenizer) -> None:
@@ -66,20 +69,25 @@ class BTJudge:
         model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch_dtype(dtype))
         if model.config.num_labels != 1:
             raise ValueError(f"{path}: a sequence classifier with {model.config.num_labels} labels is not a reward model (need 1)")
-        model = model.to(device or default_device()).eval()
+        model = placed(model, dtype, device)
         return cls(model, AutoTokenizer.from_pretrained(path), max_length=max_length, name=name or path,
                    own_checkpoint=bool(card))
 
-    def rows(self, prompts: Sequence[list[Message]], responses: Sequence[Response],
-             ids: Sequence[str] = ()) -> list[list[int]]:
-        """Token ids of each conversation; longer than max_length is an error naming the first."""
+    @property
+    def limit(self) -> int | None:
+        return input_limit(self.max_length, self.model, self.tokenizer)
+
+    def too_long(self, pairs: Sequence[PreferencePair]) -> list[TooLong]:
+        inputs = [[(list(p.prompt) + p.chosen, False), (list(p.prompt) + p.rejected, False)] for p in pairs]
+        return too_long(self.tokenizer, pairs, inputs, self.limit)
+
+    def rows(self, prompts: Sequence[list[Message]], responses: Sequence[Response]) -> list[list[int]]:
+        """Token ids of each conversation; one over the limit is an error naming the first."""
         rows = conversation_ids(self.tokenizer, prompts, responses)
-        if self.max_length is not None:
-            too_long = [i for i, r in enumerate(rows) if len(r) > self.max_length]
-            if too_long:
-                where = f"pair {ids[too_long[0]]}" if ids else f"conversation #{too_long[0]}"
-                raise ValueError(f"{len(too_long)} conversation(s) exceed max_length={self.max_length} tokens "
-                                 f"(first: {where}, {len(rows[too_long[0]])} tokens); raise max_length or shorten the data")
+        over = [i for i, r in enumerate(rows) if self.limit is not None and len(r) > self.limit]
+        if over:
+            raise ValueError(f"{len(over)} response(s) over the judge's limit of {self.limit} tokens (--max-length, else "
+                             f"the model's context); first: response #{over[0]}, {len(rows[over[0]])} tokens")
         return rows
 
     def row_rewards(self, rows: Sequence[Sequence[int]], batch_size: int = 8, progress: bool = False,
@@ -101,6 +109,7 @@ class BTJudge:
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
         if not pairs:
             return []
+        apply_policy(pairs, self.too_long(pairs))
         prompts, responses = both_responses(pairs)
-        rows = self.rows(prompts, responses, [f"{p.id} from {p.source}" for p in pairs] * 2)
+        rows = self.rows(prompts, responses)
         return pointwise_judgments(self.row_rewards(rows, batch_size, progress))

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
+from genrm.chat import chat_ids, plain_ids
 from genrm.generation.base import Completion, SamplingParams, load_generator
-from genrm.models import render
+from genrm.lengths import TooLong, apply_policy, too_long
 from genrm.prompts import chosen_position, judge_messages, parse_verdict, shown_orders
 from genrm.types import Judgment, PreferencePair
 
@@ -107,8 +108,11 @@ def force_verdicts(generator, prompts: Sequence[list], samples: list[list[Comple
             out[i][j] = forced(c, LETTERS[0] if u < c.cue_probs[0] else LETTERS[1])
     one = SamplingParams(n=1, temperature=params.temperature, top_p=params.top_p, max_new_tokens=1, seed=params.seed)
     for index, members in todo.items():
-        texts = [render(generator.tokenizer, prompts[i]) + samples[i][j].text + VERDICT_CUE for i, j in members]
-        for (i, j), (letter,) in zip(members, generator.generate_text(texts, one, first_index=index)):
+        tok = generator.tokenizer
+        heads = chat_ids(tok, [prompts[i] for i, _ in members])
+        tails = plain_ids(tok, [samples[i][j].text + VERDICT_CUE for i, j in members])
+        rows = [head + tail for head, tail in zip(heads, tails)]
+        for (i, j), (letter,) in zip(members, generator.generate_ids(rows, one, first_index=index)):
             if letter.text.strip() in LETTERS:
                 out[i][j] = forced(samples[i][j], letter.text.strip())
     return out
@@ -166,7 +170,19 @@ class CoTJudge:
         other.adaptive = False
         return other
 
+    def too_long(self, pairs: Sequence[PreferencePair]) -> list[TooLong]:
+        """Pairs whose judge prompt leaves no room for the rationale (max_new_tokens) and the verdict cue."""
+        context = getattr(self.generator, "context", None)
+        if context is None:
+            return []
+        reserve = self.params.max_new_tokens + (len(plain_ids(self.generator.tokenizer, [VERDICT_CUE])[0]) + 2
+                                                 if self.force_verdict else 0)
+        inputs = [[(judge_messages(p, o, self.template), True) for o in shown_orders(p, self.both_orders, self.order_seed)]
+                  for p in pairs]
+        return too_long(self.generator.tokenizer, pairs, inputs, context - reserve)
+
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
+        apply_policy(pairs, self.too_long(pairs))
         if self.generator.batch_size is not None:  # (vLLM schedules its own batches)
             self.generator.batch_size = batch_size
         orders = [shown_orders(p, self.both_orders, self.order_seed) for p in pairs]

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 import torch
 
-from genrm.batching import encode, map_batches
-from genrm.models import load_causal_lm, prepare_tokenizer, render, resolve_model
+from genrm.batching import map_batches, require_fit
+from genrm.chat import chat_ids
+from genrm.lengths import TooLong, apply_policy, input_limit, too_long
+from genrm.models import load_causal_lm, prepare_tokenizer, resolve_model
 from genrm.prompts import indicator_ids, judge_messages, shown_orders
 from genrm.types import Judgment, PreferencePair
 
@@ -44,9 +46,16 @@ class IndicatorJudge:
         return {"kind": self.kind, "template": self.template, "indicators": list(self.indicators),
                 "both_orders": self.both_orders}
 
-    def p_first(self, texts: Sequence[str], batch_size: int = 8, progress: bool = False) -> list[float]:
-        """Probability that the first-shown response is better, for each rendered prompt."""
-        rows = encode(self.tokenizer, texts, self.max_length)
+    def too_long(self, pairs: Sequence[PreferencePair]) -> list[TooLong]:
+        inputs = [[(judge_messages(p, first, self.template), True) for first in shown_orders(p, self.both_orders,
+                                                                                              self.order_seed)]
+                  for p in pairs]
+        return too_long(self.tokenizer, pairs, inputs, input_limit(self.max_length, self.model, self.tokenizer))
+
+    def p_first(self, prompts: Sequence[list], batch_size: int = 8, progress: bool = False) -> list[float]:
+        """Probability that the first-shown response is better, for each judge prompt (messages)."""
+        rows = chat_ids(self.tokenizer, prompts)
+        require_fit(rows, input_limit(self.max_length, self.model, self.tokenizer))
         ids = torch.tensor(self.ids)
 
         def last_logits(batch):
@@ -60,9 +69,10 @@ class IndicatorJudge:
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
         if not pairs:
             return []
+        apply_policy(pairs, self.too_long(pairs))
         shown = [(i, first) for i, p in enumerate(pairs) for first in shown_orders(p, self.both_orders, self.order_seed)]
-        texts = [render(self.tokenizer, judge_messages(pairs[i], first, self.template)) for i, first in shown]
+        prompts = [judge_messages(pairs[i], first, self.template) for i, first in shown]
         per_pair: list[dict] = [{} for _ in pairs]
-        for (i, first), p in zip(shown, self.p_first(texts, batch_size, progress)):
+        for (i, first), p in zip(shown, self.p_first(prompts, batch_size, progress)):
             per_pair[i]["p_chosen_first" if first else "p_chosen_second"] = p if first else 1.0 - p
         return [Judgment(p_chosen=sum(v.values()) / len(v), **v) for v in per_pair]

@@ -30,6 +30,7 @@ class StarConfig:
     max_train_pairs: int | None = None  # use at most this many training pairs (after shuffling with seed)
     max_eval_pairs: int | None = None  # and at most this many pairs of each evaluation set
     max_prompt_tokens: int | None = None  # drop pairs whose judge prompt is longer than this (either order)
+    over_length: str = "error"  # without max_prompt_tokens, a pair over the context: "error" (located) or "skip" (counted)
     iterations: int = 3  # the paper: 3 iterations ...
     shards: int = 3  # ... over 3 equal shards, iteration i sampling shard (i-1) % shards
     samples: int = 4  # K rationales per pair and order (not reported in the paper)
@@ -59,6 +60,8 @@ def resolve_config(config: dict) -> StarConfig:
             raise ConfigError(f"'{key}' must be a positive integer, not {getattr(cfg, key)!r}")
     if cfg.sampling.backend not in ("hf", "vllm"):
         raise ConfigError(f"sampling.backend must be 'hf' or 'vllm', not {cfg.sampling.backend!r}")
+    if cfg.over_length not in ("error", "skip"):
+        raise ConfigError(f"over_length must be 'error' or 'skip', not {cfg.over_length!r}")
     if cfg.dpo_rejects not in DPO_REJECTS:
         raise ConfigError(f"dpo_rejects must be one of {', '.join(DPO_REJECTS)}, not {cfg.dpo_rejects!r}")
     if cfg.restart_from_base and cfg.method == "dpo":

@@ -102,10 +102,9 @@ def prepare(run: RunDir, cfg: StarConfig, train_pairs, eval_pairs, eval_sets) ->
         for name, source in cfg.benches.items():
             sets[name] = load(source, None, f"benches.{name}")
         dropped = {}
-        if cfg.max_prompt_tokens:
-            train, dropped["train"] = fit(train, cfg)
-            for name, kept in list(sets.items()):
-                sets[name], dropped[name] = fit(kept, cfg)
+        train, dropped["train"] = fit(train, cfg)
+        for name, kept in list(sets.items()):
+            sets[name], dropped[name] = fit(kept, cfg)
         train = train[: cfg.max_train_pairs] if cfg.max_train_pairs else train
         sets = {k: (v[: cfg.max_eval_pairs] if cfg.max_eval_pairs else v) for k, v in sets.items()}
         n = cfg.shards
@@ -132,15 +131,23 @@ def load(source, split, key: str) -> list[PreferencePair]:
 
 
 def fit(pairs: list[PreferencePair], cfg: StarConfig) -> tuple[list[PreferencePair], int]:
-    """Pairs whose CoT judge prompt fits in max_prompt_tokens in both orders."""
-    from genrm.models import load_tokenizer, render
+    """(pairs whose CoT judge prompt fits in both orders, how many were dropped). The limit is
+    max_prompt_tokens (a filter: longer pairs are dropped and counted), else the model's context
+    less the longest rationale sampled (genrm.lengths: a located error, or with over_length: skip
+    dropped and counted)."""
+    from transformers import AutoConfig
+
+    from genrm.lengths import apply_policy, input_limit, too_long
+    from genrm.models import load_tokenizer, resolve_model
     from genrm.prompts import judge_messages
 
     tok = load_tokenizer(cfg.model)
-    texts = [render(tok, judge_messages(p, first, cfg.template)) for p in pairs for first in (True, False)]
-    lengths = [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
-    kept = [p for k, p in enumerate(pairs) if max(lengths[2 * k], lengths[2 * k + 1]) <= cfg.max_prompt_tokens]
-    return kept, len(pairs) - len(kept)
+    reserve = max(cfg.sampling.max_new_tokens, cfg.eval.max_new_tokens)
+    limit = cfg.max_prompt_tokens or input_limit(None, AutoConfig.from_pretrained(resolve_model(cfg.model)), tok, reserve)
+    over = too_long(tok, pairs, [[(judge_messages(p, first, cfg.template), True) for first in (True, False)]
+                                 for p in pairs], limit)
+    kept, _ = apply_policy(pairs, over, "skip" if cfg.max_prompt_tokens else cfg.over_length)
+    return kept, len(over)
 
 
 # ---------------------------------------------------------------- one iteration

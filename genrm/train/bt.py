@@ -3,7 +3,8 @@ num_labels=1, loss -log sigmoid(r_chosen - r_rejected) [+ center_rewards_coeffic
 
 Pairs are tokenized here with `genrm.judges.bt.conversation_ids`, the function BTJudge scores
 with, and handed to the trainer pre-tokenized (`chosen_ids`/`rejected_ids`), so training and
-scoring see the same tokens. Pairs longer than `max_length` are dropped and counted, never truncated.
+scoring see the same tokens. Pairs longer than the limit (`max_length`, else the model's context) are a located error or, with
+`over_length: skip`, dropped and counted; never truncated.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from genrm.train.cached import cached_bottom
 from genrm.train.common import (
     check_keys,
     data_card,
+    enforce_length,
     fit,
     freeze_bottom,
+    length_limit,
     make_args,
     peft_config,
-    report_dropped,
     save_checkpoint,
     write_eval,
 )
@@ -36,17 +38,18 @@ def check_config(config: dict) -> None:
     check_keys(RewardConfig, config)
 
 
-def tokenize_pairs(tokenizer, pairs: Sequence[PreferencePair], max_length: int | None = None) -> tuple[list[dict], int]:
-    """Rows with chosen_ids/rejected_ids; pairs with a side over max_length are dropped and counted."""
-    rows, dropped = [], 0
+def tokenize_pairs(tokenizer, pairs: Sequence[PreferencePair],
+                   max_length: int | None = None) -> tuple[list[dict], list[tuple[PreferencePair, int]]]:
+    """Rows with chosen_ids/rejected_ids, and (pair, tokens) of each pair with a side over max_length."""
+    rows, over = [], []
     prompts = [p.prompt for p in pairs]
     chosen = conversation_ids(tokenizer, prompts, [p.chosen for p in pairs])
-    for c, r in zip(chosen, conversation_ids(tokenizer, prompts, [p.rejected for p in pairs])):
+    for pair, c, r in zip(pairs, chosen, conversation_ids(tokenizer, prompts, [p.rejected for p in pairs])):
         if max_length is not None and max(len(c), len(r)) > max_length:
-            dropped += 1
+            over.append((pair, max(len(c), len(r))))
             continue
         rows.append({"chosen_ids": c, "rejected_ids": r})
-    return rows, dropped
+    return rows, over
 
 
 def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, config: dict | None = None,
@@ -61,8 +64,9 @@ def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, confi
     args, own = make_args(RewardConfig, config or {}, out, DEFAULTS)
     args.max_length = None  # enforced in tokenize_pairs by dropping, with a count
     tokenizer = load_tokenizer(model, side="right")
-    rows, dropped = tokenize_pairs(tokenizer, pairs, own.get("max_length"))
-    report_dropped(len(rows), dropped, "training pairs", own.get("max_length"))
+    limit, policy = length_limit(own, model)
+    rows, over = tokenize_pairs(tokenizer, pairs, limit)
+    enforce_length(over, len(rows), "training pairs", limit, policy)
     set_seed(args.seed)  # the score head is initialised at random
     rm = AutoModelForSequenceClassification.from_pretrained(resolve_model(model), num_labels=1, dtype=torch_dtype("auto"))
     rm.config.pad_token_id = tokenizer.pad_token_id
@@ -73,7 +77,7 @@ def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, confi
                             processing_class=tokenizer, peft_config=peft_config(own, "SEQ_CLS"))
     fit(trainer, bottom)
     card = {"kind": "bt", "method": "bradley-terry", "base_model": model, "train_examples": len(rows),
-            "dropped_too_long": dropped, "data": {"train": data_card(pairs)},
+            "dropped_too_long": len(over), "data": {"train": data_card(pairs)},
             "hyperparameters": dict(config or {})}
     if eval_pairs:
         card["data"]["eval"] = data_card(eval_pairs)

@@ -118,5 +118,5 @@ def cached_bottom(model, own: dict, rows: Sequence[Sequence[int]], pad_id: int, 
         raise ValueError("cache_frozen_layers trains the top blocks themselves: it cannot be combined with lora")
     if not own.get("freeze_layers"):
         raise ValueError("cache_frozen_layers needs freeze_layers=N (the frozen bottom blocks are what is cached)")
-    args.gradient_checkpointing = False
+    args.activation_checkpointing = args.gradient_checkpointing = False
     return CachedBottom(model, own["freeze_layers"], rows, pad_id)

@@ -4,7 +4,9 @@ genrm's own config keys (everything else goes to the TRL config class, unknown k
   lora: {r, alpha, dropout, target_modules}   train LoRA adapters (merged into the checkpoint); `lora: true`
                                                takes the defaults of LoraSettings
   freeze_layers: N                             freeze the embeddings and the bottom N layers
-  max_length: L                                drop (and count) examples longer than L tokens
+  max_length: L                                the token limit of an example (default: the model's context)
+  over_length: error | skip                    an example over the limit: a located error naming the pair
+                                               (default), or dropped and counted; never truncated
   cache_frozen_layers: true                    compute the frozen bottom once per sequence (train/cached.py)
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from genrm.judges.base import CARD
 from genrm.runs import atomic_write_json
 from genrm.shard import world_size
 
-OWN_KEYS = {"lora", "freeze_layers", "max_length", "cache_frozen_layers"}
+OWN_KEYS = {"lora", "freeze_layers", "max_length", "over_length", "cache_frozen_layers"}
 # the paper's optimiser settings (REFERENCE.md §1); learning rate per method is set by callers.
 # report_to "none" is only a default: report_to=tensorboard (wandb, trackio, ...) in a recipe or on the
 # command line reaches TRL as it is (TensorBoard events: RUN/trainer/runs/).
@@ -64,7 +66,7 @@ def check_keys(cls, config: dict, own_keys: set[str] = frozenset()) -> tuple[dic
 
 def make_args(cls, config: dict, out_dir: Path, defaults: dict | None = None, own_keys: set[str] = frozenset()):
     """(TRL config instance, genrm-own options) from `config` layered over the defaults."""
-    merged = {**PAPER_DEFAULTS, **(defaults or {}), **config}
+    merged = current_names(cls, {**PAPER_DEFAULTS, **(defaults or {}), **config})
     if "bf16" not in merged:  # TRL defaults to bf16, which CPU training refuses
         merged["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if world_size() > 1 and not torch.cuda.is_available():  # without it, no gloo group: P unsynchronised copies
@@ -74,12 +76,54 @@ def make_args(cls, config: dict, out_dir: Path, defaults: dict | None = None, ow
     return cls(**trainer_kwargs), own
 
 
-def report_dropped(kept: int, dropped: int, what: str, max_length: int | None) -> None:
-    """Fail when every example exceeded max_length; otherwise say how many were dropped."""
+def current_names(cls, config: dict) -> dict:
+    """`config` with the current transformers names: `gradient_checkpointing*` (deprecated aliases,
+    still accepted from users) become `activation_checkpointing*`, keeping TRL's default when unset;
+    without a GPU, `dataloader_pin_memory` is off (pinning needs an accelerator)."""
+    import dataclasses
+
+    names = {f.name: f.default for f in dataclasses.fields(cls)}
+    config = dict(config)
+    for old, new in (("gradient_checkpointing", "activation_checkpointing"),
+                     ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs")):
+        if new in names and new not in config:
+            value = config.pop(old, names.get(old))
+            if value is not None:
+                config[new] = value
+        elif new in names:
+            config.pop(old, None)
+    if not torch.cuda.is_available() and "dataloader_pin_memory" in names:
+        config.setdefault("dataloader_pin_memory", False)
+    return config
+
+
+def length_limit(own: dict, model: str) -> tuple[int | None, str]:
+    """(token limit, over-length policy) of a training run: max_length, else the model's context."""
+    from transformers import AutoConfig
+
+    from genrm.lengths import check_policy, input_limit
+    from genrm.models import resolve_model
+
+    limit = own.get("max_length")
+    if limit is None:
+        limit = input_limit(None, AutoConfig.from_pretrained(resolve_model(model)))
+    return limit, check_policy(own.get("over_length", "error"))
+
+
+def enforce_length(over: list, kept: int, what: str, limit: int | None, policy: str) -> None:
+    """`over`: (pair or None, tokens) of each example over the limit. Policy "error": the first one
+    that comes from a pair is a located error (genrm.lengths.TooLong); examples of no pair (sampled
+    rationales) and, under "skip", every one are dropped and counted. No example left is an error."""
+    from genrm.lengths import TooLong
+
+    if policy == "error":
+        for pair, tokens in over:
+            if pair is not None:
+                raise TooLong(pair, tokens, limit).error(len(over))
     if not kept:
-        raise ValueError(f"no {what} left ({dropped} dropped for exceeding max_length={max_length})")
-    if dropped:
-        print(f"genrm: {dropped} of {kept + dropped} {what} dropped for exceeding max_length={max_length}")
+        raise ValueError(f"no {what} left ({len(over)} dropped for exceeding {limit} tokens)")
+    if over:
+        print(f"genrm: {len(over)} of {kept + len(over)} {what} dropped for exceeding {limit} tokens")
 
 
 def freeze_bottom(model, n_layers: int) -> None:

@@ -1,9 +1,9 @@
 """DPO on (prompt, chosen completion, rejected completion) through TRL's DPOTrainer (STaR-DPO).
 
-Rows are conversational: `prompt` is the judge's message list, `chosen`/`rejected` one assistant
-message each, so TRL renders them with the chat template exactly as the judge samples (the prompt
-with the generation prompt, the completion closed by the template's end-of-turn = EOS), with the
-fixed date genrm.models.render uses. The
+Rows are tokenized here with genrm.chat (content as plain text, the fixed date), the way TRL
+tokenizes conversational rows: the prompt with the generation prompt, each completion the tokens
+after the prompt in the closed prompt + completion conversation (ending with the template's
+end-of-turn = EOS). TRL's DPOTrainer takes them as they are (`PreTokenizedDPO`). The
 reference model is a frozen copy of the starting model (TRL's default). beta comes from the
 config (the paper used 1.0).
 """
@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.models import FIXED_DATE, load_tokenizer, render, resolve_model
-from genrm.train.common import fit, freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
+from genrm.chat import chat_ids
+from genrm.models import load_tokenizer, resolve_model
+from genrm.train.common import enforce_length, fit, freeze_bottom, length_limit, make_args, peft_config, save_checkpoint
 from genrm.types import Message
 
 # DPO-specific defaults on top of train.common.PAPER_DEFAULTS
-DPO_DEFAULTS = {"beta": 1.0, "gradient_checkpointing": False}
+DPO_DEFAULTS = {"beta": 1.0, "activation_checkpointing": False}
 
 
 @dataclass(frozen=True)
@@ -27,22 +28,42 @@ class DPOExample:
     chosen: str
     rejected: str
 
-    def to_row(self) -> dict:
-        return {"prompt": self.prompt, "chosen": [{"role": "assistant", "content": self.chosen}],
-                "rejected": [{"role": "assistant", "content": self.rejected}],
-                "chat_template_kwargs": {"date_string": FIXED_DATE}}  # as genrm.models.render
+
+def tokenize(tokenizer, examples: Sequence[DPOExample]) -> list[dict]:
+    """prompt_ids / chosen_ids / rejected_ids of each example, as TRL's DPOTrainer builds them."""
+    prompts = chat_ids(tokenizer, [ex.prompt for ex in examples])
+    rows = []
+    for ex, prompt in zip(examples, prompts):
+        full = chat_ids(tokenizer, [ex.prompt + [{"role": "assistant", "content": c}] for c in (ex.chosen, ex.rejected)],
+                        generation_prompt=False)
+        n = min(_common(prompt, f) for f in full)
+        rows.append({"prompt_ids": prompt[:n], "chosen_ids": full[0][n:], "rejected_ids": full[1][n:]})
+    return rows
 
 
-def drop_too_long(tokenizer, examples: Sequence[DPOExample], max_length: int | None) -> tuple[list[DPOExample], int]:
-    """Examples whose prompt + longer completion fit in max_length tokens (never truncated: a cut
-    rationale loses its verdict), and the number dropped."""
-    if max_length is None:
-        return list(examples), 0
-    prompts = tokenizer([render(tokenizer, ex.prompt) for ex in examples], add_special_tokens=False)["input_ids"]
-    longest = [max(len(tokenizer.encode(ex.chosen, add_special_tokens=False)),
-                   len(tokenizer.encode(ex.rejected, add_special_tokens=False))) + 1 for ex in examples]
-    kept = [ex for ex, p, c in zip(examples, prompts, longest) if len(p) + c <= max_length]
-    return kept, len(examples) - len(kept)
+def _common(a: list[int], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def drop_too_long(rows: list[dict], max_length: int | None) -> tuple[list[dict], list[tuple[None, int]]]:
+    """Rows whose prompt + longer completion fit in max_length tokens (never truncated: a cut
+    rationale loses its verdict), and (None, tokens) of each left out."""
+    size = [len(r["prompt_ids"]) + max(len(r["chosen_ids"]), len(r["rejected_ids"])) for r in rows]
+    kept = [r for r, n in zip(rows, size) if max_length is None or n <= max_length]
+    return kept, [(None, n) for n in size if max_length is not None and n > max_length]
+
+
+def pretokenized_dpo(cls):
+    """TRL's DPOTrainer that takes rows already tokenized (`tokenize`) as they are."""
+
+    class PreTokenizedDPO(cls):
+        def _prepare_dataset(self, dataset, *args, **kwargs):
+            return dataset
+
+    return PreTokenizedDPO
 
 
 def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, config: dict | None = None,
@@ -60,15 +81,15 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
         raise ValueError("cache_frozen_layers is implemented for SFT and BT training, not DPO (its reference model "
                          "needs the full forward pass): remove the key from the DPO settings")
     args.max_length = None  # length is enforced by dropping (genrm's max_length), never by truncating
-    max_length = own.get("max_length")
     tokenizer = load_tokenizer(model, side="left")
-    kept, dropped = drop_too_long(tokenizer, examples, max_length)
-    report_dropped(len(kept), dropped, "DPO pairs", max_length)
+    limit, policy = length_limit(own, model)
+    kept, over = drop_too_long(tokenize(tokenizer, examples), limit)
+    enforce_length(over, len(kept), "DPO pairs", limit, policy)
     lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
     freeze_bottom(lm, own.get("freeze_layers", 0))
-    trainer = DPOTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list([ex.to_row() for ex in kept]),
+    trainer = pretokenized_dpo(DPOTrainer)(model=lm, args=args, train_dataset=datasets.Dataset.from_list(kept),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
     fit(trainer)
-    card = {**(card or {}), "base_model": model, "train_pairs": len(kept), "dropped_too_long": dropped,
+    card = {**(card or {}), "base_model": model, "train_pairs": len(kept), "dropped_too_long": len(over),
             "hyperparameters": dict(config or {}), "beta": args.beta}
     return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)

@@ -34,7 +34,8 @@ def check_config(config: dict) -> None:
 
 def genrm_examples(pairs: Sequence[PreferencePair], template: str = "indicator") -> list[SFTExample]:
     """Both orders of every pair; the completion is the indicator of the chosen response, no EOS."""
-    return [SFTExample(judge_messages(p, chosen_first, template), INDICATORS[0] if chosen_first else INDICATORS[1], eos=False)
+    return [SFTExample(judge_messages(p, chosen_first, template), INDICATORS[0] if chosen_first else INDICATORS[1], eos=False,
+                       pair=p)
             for p in pairs for chosen_first in (True, False)]
 
 

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.models import load_tokenizer, render, resolve_model
+from genrm.chat import chat_ids, plain_ids
+from genrm.models import load_tokenizer, resolve_model
 from genrm.train.cached import cached_bottom
-from genrm.train.common import fit, freeze_bottom, make_args, peft_config, report_dropped, save_checkpoint
-from genrm.types import Message
+from genrm.train.common import enforce_length, fit, freeze_bottom, length_limit, make_args, peft_config, save_checkpoint
+from genrm.types import Message, PreferencePair
 
 
 @dataclass(frozen=True)
@@ -24,27 +25,28 @@ class SFTExample:
     prompt: list[Message]
     completion: str
     eos: bool = True
+    pair: PreferencePair | None = None  # the pair it was made from, to locate an over-length example
 
 
 def tokenize(tokenizer, examples: Sequence[SFTExample], max_length: int | None = None,
-             unit: int = 1) -> tuple[list[dict], int]:
-    """Rows with input_ids and labels (-100 on the prompt); examples over max_length are dropped
-    and counted (second value), never truncated: a truncated judge prompt loses its answer. With
-    `unit` > 1 a unit of consecutive examples is kept or dropped whole."""
-    prompts = tokenizer([render(tokenizer, ex.prompt) for ex in examples], add_special_tokens=False)["input_ids"]
-    completions = tokenizer([ex.completion for ex in examples], add_special_tokens=False)["input_ids"]
+             unit: int = 1) -> tuple[list[dict], list[tuple[PreferencePair | None, int]]]:
+    """Rows with input_ids and labels (-100 on the prompt), and (pair, tokens) of each example over
+    max_length, left out (never truncated: a truncated judge prompt loses its answer). With `unit`
+    > 1 a unit of consecutive examples is kept or left out whole. Content is plain text (genrm.chat)."""
+    prompts = chat_ids(tokenizer, [ex.prompt for ex in examples])
+    completions = plain_ids(tokenizer, [ex.completion for ex in examples])
     encoded = []
     for ex, p, c in zip(examples, prompts, completions):
         c = c + ([tokenizer.eos_token_id] if ex.eos else [])
         encoded.append({"input_ids": p + c, "labels": [-100] * len(p) + c})
-    rows, dropped = [], 0
+    rows, over = [], []
     for k in range(0, len(encoded), unit):
         group = encoded[k:k + unit]
         if max_length is not None and any(len(r["input_ids"]) > max_length for r in group):
-            dropped += len(group)
+            over += [(ex.pair, len(r["input_ids"])) for ex, r in zip(examples[k:k + unit], group)]
             continue
         rows += group
-    return rows, dropped
+    return rows, over
 
 
 def units_in_order(rows: list[dict], unit: int, total: int, seed: int) -> list[dict]:
@@ -79,8 +81,9 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     args, own = make_args(SFTConfig, config or {}, out)
     args.max_length = None  # length is enforced in tokenize() by dropping, not truncating
     tokenizer = load_tokenizer(model, side="right")
-    rows, dropped = tokenize(tokenizer, examples, own.get("max_length"), unit)
-    report_dropped(len(rows), dropped, "training examples", own.get("max_length"))
+    limit, policy = length_limit(own, model)
+    rows, over = tokenize(tokenizer, examples, limit, unit)
+    enforce_length(over, len(rows), "training examples", limit, policy)
     kept = len(rows)
     if unit > 1:
         if args.per_device_train_batch_size % unit:
@@ -100,6 +103,6 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     trainer = SFTTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
     fit(trainer, bottom)
-    card = {**(card or {}), "base_model": model, "train_examples": kept, "dropped_too_long": dropped,
+    card = {**(card or {}), "base_model": model, "train_examples": kept, "dropped_too_long": len(over),
             "hyperparameters": {k: v for k, v in (config or {}).items()}}
     return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)
