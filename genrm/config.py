@@ -1,5 +1,6 @@
 """Configuration: YAML files that only set values, dotted `key=value` overrides, and one typed
-loader for every run config (STaR, RAFT, best-of-N, the demo).
+loader for every run config (STaR, RAFT, best-of-N, `genrm eval`, the run keys of `genrm train`, the
+demo). Every recipe in recipes/ goes through them (tests/test_recipes.py: recipes/bt-tiny.yaml and the rest).
 
     load_config("recipes/star-tiny.yaml", ["train.learning_rate=1e-6", "lora.r=8"])  # -> dict
     load_typed(StarConfig, that_dict)                                                # -> StarConfig
