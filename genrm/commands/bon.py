@@ -29,12 +29,14 @@ def run(args) -> int:
     from genrm.config import ConfigError
     from genrm.data import DataError
     from genrm.eval.report import rich_table
+    from genrm.logs import quiet
     from genrm.runs import atomic_write_json
 
     console = Console()
     try:
         config = resolve(args)
-        records = stream(config.policy, config.judge, config.prompts, config.n, args.out, config, resume=args.resume)
+        with quiet(f"{args.out}.log"):  # library noise beside the output (--verbose shows it)
+            records = stream(config.policy, config.judge, config.prompts, config.n, args.out, config, resume=args.resume)
     except (ConfigError, DataError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1

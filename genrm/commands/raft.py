@@ -9,6 +9,8 @@ Rerunning the same command on the same RUN resumes after the last finished step.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--policy", default=None, help="starting policy (default: smollm2-135m)")
@@ -37,11 +39,13 @@ def run(args) -> int:
     from genrm.bon import format_mean_ci
     from genrm.config import ConfigError, to_dict
     from genrm.data import DataError
+    from genrm.logs import quiet
     from genrm.raft import Raft
 
     console = Console()
     try:
-        metrics = Raft(args.out, to_dict(resolve(args))).run_all()
+        with quiet(Path(args.out) / "genrm.log"):  # library noise to the log (--verbose shows it)
+            metrics = Raft(args.out, to_dict(resolve(args))).run_all()
     except (ConfigError, DataError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1

@@ -29,6 +29,7 @@ def run(args) -> int:
     from genrm.config import ConfigError
     from genrm.data import DataError
     from genrm.eval.report import rich_table
+    from genrm.logs import quiet
     from genrm.runs import atomic_write_json
 
     console = Console()
@@ -47,8 +48,9 @@ def run(args) -> int:
             raise ConfigError("rejection sampling needs a reward per candidate: use ranking=score (BT) or round_robin")
         if config.beta <= 0:
             raise ConfigError(f"beta must be positive, got {config.beta}")
-        records = stream(config.policy, config.judge, config.prompts, config.n, args.out, config, need_scores=True,
-                         resume=args.resume, finish=finish)
+        with quiet(f"{args.out}.log"):  # library noise beside the output (--verbose shows it)
+            records = stream(config.policy, config.judge, config.prompts, config.n, args.out, config, need_scores=True,
+                             resume=args.resume, finish=finish)
     except (ConfigError, DataError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1

@@ -8,6 +8,8 @@ samples, datasets, checkpoints, metrics.json and accuracy.png into RUN; a killed
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--method", choices=["sft", "rationalize", "dpo"], help="STaR variant (default: dpo)")
@@ -47,6 +49,7 @@ def run(args) -> int:
 
     from genrm.config import ConfigError
     from genrm.data import DataError
+    from genrm.logs import quiet
 
     console = Console()
     try:
@@ -55,14 +58,16 @@ def run(args) -> int:
                 raise ConfigError("--resume continues a run with its saved config; give no other options")
             from genrm.star import run_star
 
-            metrics = run_star(args.resume, resume=True)
+            with quiet(Path(args.resume) / "genrm.log"):  # library noise to the log (--verbose shows it)
+                metrics = run_star(args.resume, resume=True)
             out = args.resume
         else:
             if not args.out:
                 raise ConfigError("--out RUN is required (or --resume RUN)")
             from genrm.star import run_star
 
-            metrics = run_star(args.out, config=config_of(args))
+            with quiet(Path(args.out) / "genrm.log"):
+                metrics = run_star(args.out, config=config_of(args))
             out = args.out
     except (ConfigError, DataError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
