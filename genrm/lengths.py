@@ -85,6 +85,15 @@ def input_limit(max_length: int | None, model=None, tokenizer=None, reserve: int
     return None if limit is None else limit - reserve
 
 
+def model_limit(model: str, tokenizer=None, reserve: int = 0) -> int | None:
+    """The context of the model named `model` (read from its config, no weights loaded), less `reserve`."""
+    from transformers import AutoConfig
+
+    from genrm.models import resolve_model
+
+    return input_limit(None, AutoConfig.from_pretrained(resolve_model(model)), tokenizer, reserve)
+
+
 def too_long(tokenizer, pairs: Sequence, inputs: Sequence[Inputs], limit: int | None) -> list[TooLong]:
     """The items whose longest input (of `inputs[i]`, what the model is given for pairs[i]) exceeds `limit`."""
     from genrm.chat import chat_ids, render
@@ -133,12 +142,10 @@ def skip_report(over: Sequence[TooLong]) -> dict:
 def fit_prompts(rows: Sequence, model: str, max_new_tokens: int, policy: str = "error") -> tuple[list, list[TooLong]]:
     """Prompt rows (`messages`, `id`, `source`) with room for `max_new_tokens` in `model`'s context:
     one over it is a located error, or under "skip" left out (best-of-N, rejection sampling, RAFT)."""
-    from transformers import AutoConfig
-
-    from genrm.models import load_tokenizer, resolve_model
+    from genrm.models import load_tokenizer
 
     tok = load_tokenizer(model)
-    limit = input_limit(None, AutoConfig.from_pretrained(resolve_model(model)), tok, max_new_tokens)
+    limit = model_limit(model, tok, max_new_tokens)
     return apply_policy(rows, too_long(tok, rows, [[(r.messages, True)] for r in rows], limit), policy)
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from genrm.lengths import POLICIES
+
 
 @dataclass
 class EvalRunConfig:
@@ -84,7 +86,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--orders", default=None, choices=ORDERS,
                         help="pairwise judges: judge both display orders (default) or one seeded random order per pair")
     parser.add_argument("--seed", type=int, default=None, help="seed of the --per-subset sample and of --orders one (default 0)")
-    parser.add_argument("--over-length", default=None, choices=("error", "skip"),
+    parser.add_argument("--over-length", default=None, choices=POLICIES,
                         help="a pair over the judge's token limit (--max-length, else the model's context): a located "
                              "error (default) or skipped and reported per subset")
     parser.add_argument("--skip-invalid", action="store_const", const=True, default=None,
@@ -106,8 +108,8 @@ def resolve(args) -> EvalRunConfig:
         raise ConfigError(f"orders must be one of {', '.join(ORDERS)}, not {cfg.orders!r}")
     if cfg.judge not in JUDGE_KINDS:
         raise ConfigError(f"judge must be one of {', '.join(JUDGE_KINDS)}, not {cfg.judge!r}")
-    if cfg.over_length not in (None, "error", "skip"):
-        raise ConfigError(f"over_length must be error or skip, not {cfg.over_length!r}")
+    if cfg.over_length not in (None, *POLICIES):
+        raise ConfigError(f"over_length must be one of {', '.join(POLICIES)}, not {cfg.over_length!r}")
     given = [key for key in GENERATIVE if getattr(cfg, key) is not None]
     if given and cfg.judge not in ("cot", "auto"):
         raise ConfigError(f"{given[0]} applies to CoT judges (judge cot), not to judge {cfg.judge}")

@@ -60,8 +60,10 @@ def resolve_config(config: dict) -> StarConfig:
             raise ConfigError(f"'{key}' must be a positive integer, not {getattr(cfg, key)!r}")
     if cfg.sampling.backend not in ("hf", "vllm"):
         raise ConfigError(f"sampling.backend must be 'hf' or 'vllm', not {cfg.sampling.backend!r}")
-    if cfg.over_length not in ("error", "skip"):
-        raise ConfigError(f"over_length must be 'error' or 'skip', not {cfg.over_length!r}")
+    from genrm.lengths import POLICIES
+
+    if cfg.over_length not in POLICIES:
+        raise ConfigError(f"over_length must be one of {', '.join(POLICIES)}, not {cfg.over_length!r}")
     if cfg.dpo_rejects not in DPO_REJECTS:
         raise ConfigError(f"dpo_rejects must be one of {', '.join(DPO_REJECTS)}, not {cfg.dpo_rejects!r}")
     if cfg.restart_from_base and cfg.method == "dpo":

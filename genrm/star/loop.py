@@ -135,15 +135,13 @@ def fit(pairs: list[PreferencePair], cfg: StarConfig) -> tuple[list[PreferencePa
     max_prompt_tokens (a filter: longer pairs are dropped and counted), else the model's context
     less the longest rationale sampled (genrm.lengths: a located error, or with over_length: skip
     dropped and counted)."""
-    from transformers import AutoConfig
-
-    from genrm.lengths import apply_policy, input_limit, too_long
-    from genrm.models import load_tokenizer, resolve_model
+    from genrm.lengths import apply_policy, model_limit, too_long
+    from genrm.models import load_tokenizer
     from genrm.prompts import judge_messages
 
     tok = load_tokenizer(cfg.model)
     reserve = max(cfg.sampling.max_new_tokens, cfg.eval.max_new_tokens)
-    limit = cfg.max_prompt_tokens or input_limit(None, AutoConfig.from_pretrained(resolve_model(cfg.model)), tok, reserve)
+    limit = cfg.max_prompt_tokens or model_limit(cfg.model, tok, reserve)
     over = too_long(tok, pairs, [[(judge_messages(p, first, cfg.template), True) for first in (True, False)]
                                  for p in pairs], limit)
     kept, _ = apply_policy(pairs, over, "skip" if cfg.max_prompt_tokens else cfg.over_length)

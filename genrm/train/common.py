@@ -99,15 +99,10 @@ def current_names(cls, config: dict) -> dict:
 
 def length_limit(own: dict, model: str) -> tuple[int | None, str]:
     """(token limit, over-length policy) of a training run: max_length, else the model's context."""
-    from transformers import AutoConfig
-
-    from genrm.lengths import check_policy, input_limit
-    from genrm.models import resolve_model
+    from genrm.lengths import check_policy, model_limit
 
     limit = own.get("max_length")
-    if limit is None:
-        limit = input_limit(None, AutoConfig.from_pretrained(resolve_model(model)))
-    return limit, check_policy(own.get("over_length", "error"))
+    return (model_limit(model) if limit is None else limit), check_policy(own.get("over_length", "error"))
 
 
 def enforce_length(over: list, kept: int, what: str, limit: int | None, policy: str) -> None:
