@@ -4,10 +4,11 @@
     results = run_demo("runs/demo", model="smollm2-135m", size="default")
 
 Methods (rows, in order): length baseline, zero-shot (indicator judge), zero-shot CoT, BT, GenRM,
-STaR-SFT, STaR-DPO. Each is a function `(model, data, work_dir, config, earlier) -> {split:
-EvalResult}` where `data` maps "train" / "heldout" / "ood" to PreferencePair lists; every score
-comes from genrm.eval.evaluate (the one credit policy, journaled in work_dir/SPLIT), and the
-comparison (table, paired tests, chart) from genrm.eval.compare. The STaR rows start from the
+STaR-SFT, STaR-Rationalizer, STaR-DPO (`DemoConfig.rows` picks which; the default size leaves
+the rationalizer out for time). Each is a function
+`(model, data, work_dir, config, earlier) -> {split: EvalResult}` where `data` maps "train" /
+"heldout" / "ood" to PreferencePair lists; every score comes from genrm.eval.evaluate (the one
+credit policy, journaled in work_dir/SPLIT), and the comparison (table, paired tests, chart) from genrm.eval.compare. The STaR rows start from the
 zero-shot CoT judge, whose results are their iteration 0 (computed once).
 
 The run directory is a genrm.runs.RunDir: each method is a ledger step holding its results, so a
@@ -28,18 +29,19 @@ from genrm.runs import RunDir, atomic_write_json, atomic_write_text
 from genrm.types import EvalResult
 
 DEMO_OOD = ["uppercase", "avoid-word", "comply-harmless", "arithmetic"]
-ROWS = ("length baseline", "zero-shot", "zero-shot CoT", "BT", "GenRM", "STaR-SFT", "STaR-DPO")
+ROWS = ("length baseline", "zero-shot", "zero-shot CoT", "BT", "GenRM", "STaR-SFT", "STaR-Rationalizer", "STaR-DPO")
 STEPS = {row: row.lower().replace(" ", "-") for row in ROWS}
 SPLITS = {"heldout": "held-out (trained families)", "ood": "OOD (families never trained on)"}
 # the paper's claims the demo checks on the held-out split (better, worse), in the printed conclusion
-CLAIMS = (("BT", "zero-shot"), ("GenRM", "zero-shot"), ("STaR-SFT", "zero-shot CoT"), ("STaR-DPO", "zero-shot CoT"),
-          ("STaR-DPO", "STaR-SFT"))
+CLAIMS = (("BT", "zero-shot"), ("GenRM", "zero-shot"), ("STaR-SFT", "zero-shot CoT"), ("STaR-Rationalizer", "zero-shot CoT"),
+          ("STaR-DPO", "zero-shot CoT"), ("STaR-DPO", "STaR-SFT"))
 
 
 @dataclass
 class DemoConfig:
     """Sizes and settings of the demo (`genrm demo --set key=value`, dotted for sections)."""
 
+    rows: list | None = None  # the methods to run (names of ROWS, run in ROWS order); None: every one
     n_train: int = 64
     n_heldout: int = 64
     n_ood: int = 64
@@ -52,6 +54,7 @@ class DemoConfig:
     genrm: dict = field(default_factory=dict)  # TRL SFTConfig keys + freeze_layers, lora
     star: dict = field(default_factory=dict)  # genrm.star.config.StarConfig keys (method, model, data set by the demo)
     star_sft: dict = field(default_factory=dict)  # StarConfig keys for the STaR-SFT row only, over `star`
+    star_rationalize: dict = field(default_factory=dict)  # for the STaR-Rationalizer row
     star_dpo: dict = field(default_factory=dict)  # and for the STaR-DPO row
 
 
@@ -72,27 +75,33 @@ def _epochs(epochs: float, lr: float, batch: int, freeze: int, cache: bool = Fal
 # CPU cores with SmolLM2-135M (compact templates: 88-token judge prompts instead of 248; frozen bottom 24
 # of 30 blocks cached; BT 1.5 and GenRM 3 passes over 192 pairs,
 # GenRM in both orders; CoT rationales of 4 tokens before the forced verdict; STaR a token run: it does not
-# learn in this budget; README "genrm demo");
-# "medium": benchmarks/paper_table.py (about an hour); "large": hours
+# learn in this budget; README "genrm demo"). CoT judges evaluate with one greedy vote (temperature 0:
+# the likeliest verdict, the one-sample stand-in for a majority of many samples; a single vote drawn at
+# temperature 1 would turn a 0.7 preference into a 70% coin); STaR samples its rationales at temperature 1.
+# "medium": benchmarks/paper_table.py (about an hour; STaR resamples all 384 pairs every iteration); "large": hours
 COMPACT = {"indicator_template": "indicator-compact", "cot_template": "cot-compact"}
 SIZES = {
-    "tiny": {"n_train": 8, "n_heldout": 8, "n_ood": 8, "eval": {"batch_size": 8, "votes": 1, "max_new_tokens": 8},
+    "tiny": {"n_train": 8, "n_heldout": 8, "n_ood": 8,
+             "eval": {"batch_size": 8, "votes": 1, "max_new_tokens": 8, "temperature": 0},
              "bt": _train(2, 1e-4, 4, 0), "genrm": _train(2, 1e-4, 4, 0),
              "star": {"iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 4,
-                      "sampling": {"max_new_tokens": 8, "batch_size": 8}, "train": _train(1, 1e-4, 4, 0)}},
-    "default": {**COMPACT, "n_train": 192, "n_heldout": 64, "n_ood": 64,
-                "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4},
+                      "sampling": {"max_new_tokens": 8, "batch_size": 8}, "train": _train(1, 1e-4, 4, 0)},
+             "star_rationalize": {"samples": 1}},  # one sample per prompt: some go unsolved and get a hint
+    "default": {**COMPACT, "n_train": 192, "n_heldout": 64, "n_ood": 64, "rows": [r for r in ROWS if r != "STaR-Rationalizer"],
+                "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4, "temperature": 0},
                 "bt": _train(36, 2e-4, 8, 24, cache=True), "genrm": _train(144, 2e-4, 8, 24, cache=True),
                 "star": {"iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 16,
                          "sampling": {"max_new_tokens": 4, "batch_size": 32}},
                 "star_sft": {"train": _epochs(2, 2e-4, 8, 24, cache=True)},
+                "star_rationalize": {"train": _epochs(2, 2e-4, 8, 24, cache=True)},
                 "star_dpo": {"train": {**_epochs(1, 1e-4, 8, 24), "beta": 0.1}}},
     "medium": {**COMPACT, "n_train": 384, "n_heldout": 128, "n_ood": 128,
-               "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 8},
+               "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4, "temperature": 0},
                "bt": _train(64, 2e-4, 8, 24, cache=True), "genrm": _train(256, 2e-4, 8, 24, cache=True),
-               "star": {"iterations": 2, "shards": 2, "samples": 2, "max_train_pairs": 384,
-                        "sampling": {"max_new_tokens": 8, "batch_size": 32}},
+               "star": {"iterations": 2, "shards": 1, "samples": 2, "max_train_pairs": 384,
+                        "sampling": {"max_new_tokens": 4, "batch_size": 32}},
                "star_sft": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
+               "star_rationalize": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
                "star_dpo": {"train": {**_epochs(1, 1e-4, 8, 24), "beta": 0.1}}},
     "large": {"n_train": 800, "n_heldout": 200, "n_ood": 210, "ood_families": None,
               "eval": {"batch_size": 16, "votes": 4, "max_new_tokens": 96},
@@ -115,7 +124,14 @@ def settings(size: str, overrides: dict | None = None) -> DemoConfig:
     cfg = load_typed(DemoConfig, merge(SIZES[size], overrides or {}))
     if cfg.ood_families is None:
         cfg.ood_families = list(OOD_FAMILIES)
+    unknown = [r for r in cfg.rows or () if r not in ROWS]
+    if unknown:
+        raise ValueError(f"rows: unknown method(s) {unknown} (expected names of {', '.join(ROWS)})")
     return cfg
+
+
+def chosen_rows(cfg: DemoConfig) -> list[str]:
+    return [r for r in ROWS if cfg.rows is None or r in cfg.rows]
 
 
 # ---------------------------------------------------------------- the methods
@@ -208,8 +224,8 @@ def _star(method: str, model: str, data: dict, work: Path, cfg: DemoConfig, earl
                        eval_sets={split: data[split] for split in SPLITS}, baseline=baseline)
     last = metrics["iterations"][-1]
     results = {split: EvalResult.from_dict(_read_json(last["eval"][split]["results"])) for split in SPLITS}
-    keep = ("iteration", "samples", "correct_rate", "unparsed_rate", "kept_examples", "dpo_pairs", "positions",
-            "rejected_used", "train_steps", "train_loss", "skipped_training")
+    keep = ("iteration", "samples", "correct_rate", "unparsed_rate", "unsolved_prompts", "hinted_samples", "rationalized",
+            "kept_examples", "dpo_pairs", "positions", "rejected_used", "train_steps", "train_loss", "skipped_training")
     return {**results, "star": {"checkpoint": last["checkpoint"], "metrics": str(work / "metrics.json"),
                                 "iterations": [{k: it[k] for k in keep if k in it} for it in metrics["iterations"]]}}
 
@@ -229,7 +245,7 @@ def _share_first_samples(work: Path) -> None:
     target = work / "iter-1" / "samples.jsonl"
     if target.exists():
         return
-    for other in (STEPS["STaR-SFT"], STEPS["STaR-DPO"]):
+    for other in (STEPS["STaR-SFT"], STEPS["STaR-Rationalizer"], STEPS["STaR-DPO"]):
         source = work.parent / other / "iter-1" / "samples.jsonl"
         if other != work.name and source.exists():  # a sibling in the same demo run: same data, model and settings
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -241,13 +257,17 @@ def star_sft(model: str, data: dict, work: Path, cfg: DemoConfig, earlier: dict)
     return _star("sft", model, data, work, cfg, earlier)
 
 
+def star_rationalize(model: str, data: dict, work: Path, cfg: DemoConfig, earlier: dict) -> dict:
+    return _star("rationalize", model, data, work, cfg, earlier)
+
+
 def star_dpo(model: str, data: dict, work: Path, cfg: DemoConfig, earlier: dict) -> dict:
     return _star("dpo", model, data, work, cfg, earlier)
 
 
 METHODS: dict[str, Callable] = {
     "length baseline": length_baseline, "zero-shot": zero_shot, "zero-shot CoT": zero_shot_cot, "BT": bt,
-    "GenRM": genrm, "STaR-SFT": star_sft, "STaR-DPO": star_dpo}
+    "GenRM": genrm, "STaR-SFT": star_sft, "STaR-Rationalizer": star_rationalize, "STaR-DPO": star_dpo}
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -313,7 +333,7 @@ def run_demo(out: str | Path = "runs/demo", model: str = "smollm2-135m", size: s
     paths = synth.write_splits(run / "data", cfg.n_train, cfg.n_heldout, cfg.n_ood, seed, tuple(cfg.ood_families))
     data = {split: list(load_pairs(path)) for split, path in paths.items()}
     with quiet(run / "genrm.log"):  # library chatter goes to the log; the terminal shows progress and results
-        methods = run_methods(run, model, data, cfg, console=console)
+        methods = run_methods(run, model, data, cfg, rows=chosen_rows(cfg), console=console)
     results = {"model": model, "size": size, "seed": seed, "settings": to_dict(cfg),
                "data": {split: {"path": str(path), "n": len(data[split]), "subsets": sorted({p.subset for p in data[split]})}
                         for split, path in paths.items()},
@@ -384,7 +404,7 @@ def write_outputs(results: dict, out: Path, title: str) -> dict[str, Path]:
     atomic_write_json(paths["results"], serial)
     atomic_write_text(paths["report"], markdown(results, title))
     panels = [method_panel(done_methods(results), SPLITS, title)]
-    for name in ("STaR-SFT", "STaR-DPO"):
+    for name in ("STaR-SFT", "STaR-Rationalizer", "STaR-DPO"):
         star = results["methods"].get(name, {}).get("star")
         if star and Path(star["metrics"]).exists():
             panels.append(iteration_panel(_read_json(star["metrics"]), f"{name}: accuracy per iteration"))

@@ -206,3 +206,27 @@ def test_one_order_mode_shows_a_seeded_random_order():
     assert sorted((e["key"], e["shown"]) for e in again.examples) == sorted((e["key"], e["shown"]) for e in result.examples)
     other_seed = CoTJudge(ScriptedGenerator(["[[A]]"]), votes=1, both_orders=False, seed=1)
     assert [j.p_chosen_first is None for j in other_seed.judge(pairs)] != [e["shown"] == "chosen_second" for e in result.examples]
+
+
+def test_greedy_forced_verdict_is_the_likelier_letter():
+    """At temperature 0 the forced letter is the argmax of the cue probabilities (a deterministic
+    single-vote judge); at temperature 1 it is drawn, so an unlikely letter appears too."""
+    from genrm.generation.base import Completion, SamplingParams
+    from genrm.judges.cot import force_verdicts
+
+    probs = [(0.3, 0.7), (0.8, 0.2), (0.45, 0.55)] * 20
+    samples = [[Completion(text=f"why {i}", num_tokens=2, finished=False, cue_probs=p, token_ids=())]
+               for i, p in enumerate(probs)]
+    prompts = [[{"role": "user", "content": f"q{i}"}] for i in range(len(probs))]
+    greedy = force_verdicts(None, prompts, samples, SamplingParams(temperature=0, max_new_tokens=2))
+    assert [row[0].text[-3] for row in greedy] == ["B" if p[1] > p[0] else "A" for p in probs]
+    drawn = force_verdicts(None, prompts, samples, SamplingParams(temperature=1.0, max_new_tokens=2))
+    assert any(row[0].text[-3] != g[0].text[-3] for row, g in zip(drawn, greedy))
+
+
+def test_forced_letter_follows_the_sampling_temperature():
+    from genrm.judges.cot import letter_a
+
+    assert letter_a((0.7, 0.3), 1.0) == pytest.approx(0.7)
+    assert letter_a((0.7, 0.3), 0.5) == pytest.approx(0.49 / 0.58)  # sharper below 1
+    assert letter_a((0.7, 0.3), 0) == 1.0 and letter_a((0.3, 0.7), 0) == 0.0 and letter_a((0.5, 0.5), 0) == 1.0

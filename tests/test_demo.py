@@ -40,6 +40,19 @@ def test_demo_writes_a_row_for_every_method(demo_dir):
     # iteration 0 of the STaR curve is the zero-shot CoT row, computed once
     assert metrics["baseline"]["heldout"]["accuracy"] == results["methods"]["zero-shot CoT"]["heldout"].accuracy
     assert not (demo_dir / STEPS["STaR-DPO"] / "iter-0").exists() and star["iterations"]
+    (rationalized,) = results["methods"]["STaR-Rationalizer"]["star"]["iterations"]
+    assert rationalized["hinted_samples"] == rationalized["unsolved_prompts"] > 0  # hints for prompts with no correct sample
+
+
+def test_rows_pick_the_methods(tiny_model_dir, tmp_path):
+    from genrm.demo import chosen_rows
+
+    assert chosen_rows(settings("default")) == [r for r in ROWS if r != "STaR-Rationalizer"]  # left out for time
+    assert chosen_rows(settings("medium")) == list(ROWS)
+    with pytest.raises(ValueError, match="rows: unknown method"):
+        settings("tiny", {"rows": ["GenRM", "STaR-Magic"]})
+    results = run_demo(tmp_path / "run", model=str(tiny_model_dir), size="tiny", overrides={"rows": ["zero-shot", "length baseline"]})
+    assert list(results["methods"]) == ["length baseline", "zero-shot"]  # in table order
 
 
 def test_rerun_resumes_without_redoing_finished_methods(demo_dir, tiny_model_dir, monkeypatch):

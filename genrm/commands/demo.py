@@ -1,9 +1,10 @@
 """genrm demo [--out DIR] [--model M] [--size tiny|default|medium|large] [--quick] [--set KEY=VALUE ...]
 
 The paper's comparison in miniature: builds checkable preference data (genrm.synth), then scores
-the length baseline, the zero-shot indicator and CoT judges, and trains BT, GenRM, STaR-SFT and
-STaR-DPO judges, on an in-distribution held-out set and an out-of-distribution set of task
-families never trained on. Prints one row per method and writes results.json, report.md and
+the length baseline, the zero-shot indicator and CoT judges, and trains BT, GenRM, STaR-SFT,
+STaR-Rationalizer (not at the default size; --set 'rows=[...]' picks methods) and STaR-DPO
+judges, on an in-distribution held-out set and an out-of-distribution set of task families
+never trained on. Prints one row per method and writes results.json, report.md and
 accuracy.png into DIR (default runs/demo). Rerunning with the same DIR resumes: finished methods
 are not redone. The default size is budgeted for 15 minutes on 2 CPU cores with the embedded
 SmolLM2-135M-Instruct.

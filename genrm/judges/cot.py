@@ -18,8 +18,9 @@ itself (round-robin ranking, rejection sampling, the RewardBench 2 Ties metric) 
 
 Forced verdicts (`force_verdict=True`, off by default): a sample that ends without a tag is
 continued with "Final verdict: [[" and the letter is drawn from the model's probabilities of "A"
-and "B" there (a stream seeded by the sample), so a small model that rambles still commits to a
-verdict conditioned on its own rationale. The HF backend reads those probabilities from the
+and "B" there at the sampling temperature (a stream seeded by the sample; at temperature 0 the
+likelier letter), so a small model that rambles still commits to a verdict conditioned on its own
+rationale. The HF backend reads those probabilities from the
 sample's own KV cache (SamplingParams.cue: a few tokens, no second prefill); other backends
 re-render prompt + sample + cue and sample one token.
 """
@@ -91,10 +92,6 @@ def verdict_params(params: SamplingParams, force_verdict: bool) -> SamplingParam
 def force_verdicts(generator, prompts: Sequence[list], samples: list[list[Completion]], params: SamplingParams,
                    first_index: int = 0) -> list[list[Completion]]:
     """Samples with no verdict tag continued with VERDICT_CUE and a drawn letter (see above)."""
-    import random
-
-    from genrm.generation.hf import sample_seed
-
     out = [list(row) for row in samples]
     todo: dict[int, list[tuple[int, int]]] = {}
     for i, row in enumerate(samples):
@@ -104,8 +101,8 @@ def force_verdicts(generator, prompts: Sequence[list], samples: list[list[Comple
             if c.cue_probs is None:  # a backend without cues: sample the letter after re-rendering
                 todo.setdefault(first_index + j, []).append((i, j))
                 continue
-            u = random.Random(sample_seed(params.seed, f"verdict\0{prompts[i]}", first_index + j)).random()
-            out[i][j] = forced(c, LETTERS[0] if u < c.cue_probs[0] else LETTERS[1])
+            u = draw(params, f"verdict\0{prompts[i]}", first_index + j)
+            out[i][j] = forced(c, LETTERS[0] if u < letter_a(c.cue_probs, params.temperature) else LETTERS[1])
     one = SamplingParams(n=1, temperature=params.temperature, top_p=params.top_p, max_new_tokens=1, seed=params.seed)
     for index, members in todo.items():
         tok = generator.tokenizer
@@ -116,6 +113,24 @@ def force_verdicts(generator, prompts: Sequence[list], samples: list[list[Comple
             if letter.text.strip() in LETTERS:
                 out[i][j] = forced(samples[i][j], letter.text.strip())
     return out
+
+
+def letter_a(probs: tuple[float, ...], temperature: float) -> float:
+    """p("A") of the two verdict letters at `temperature` (0: 1 or 0, the likelier letter; ties go to "A")."""
+    a, b = probs[0], probs[1]
+    if temperature <= 0:
+        return 1.0 if a >= b else 0.0
+    a, b = a ** (1 / temperature), b ** (1 / temperature)
+    return a / (a + b) if a + b > 0 else 0.5
+
+
+def draw(params: SamplingParams, key: str, index: int) -> float:
+    """The uniform number of one forced letter: a stream seeded by (seed, prompt, sample index)."""
+    import random
+
+    from genrm.generation.hf import sample_seed
+
+    return random.Random(sample_seed(params.seed, key, index)).random()
 
 
 def forced(c: Completion, letter: str) -> Completion:

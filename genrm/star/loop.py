@@ -183,7 +183,7 @@ def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[Pr
         return {"pairs_sampled": len(shard), **S.summarize(rows)}
 
     sampled = step(run, f"iter-{i}/sample", sample)
-    rows = S.read_samples(here / "samples.jsonl")
+    rows = [r for r in S.read_samples(here / "samples.jsonl") if r["index"] < cfg.samples]  # (a sibling run may have drawn more)
 
     def rationalize():
         targets = [(pairs[pid], order) for pid, order in S.unsolved(rows)]
