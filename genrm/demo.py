@@ -31,6 +31,7 @@ from genrm.types import EvalResult
 DEMO_OOD = ["uppercase", "avoid-word", "comply-harmless", "arithmetic"]
 ROWS = ("length baseline", "zero-shot", "zero-shot CoT", "BT", "GenRM", "STaR-SFT", "STaR-Rationalizer", "STaR-DPO")
 STEPS = {row: row.lower().replace(" ", "-") for row in ROWS}
+STAR_ROWS = ("STaR-SFT", "STaR-Rationalizer", "STaR-DPO")  # they share iteration 1's samples
 SPLITS = {"heldout": "held-out (trained families)", "ood": "OOD (families never trained on)"}
 # the paper's claims the demo checks on the held-out split (better, worse), in the printed conclusion
 CLAIMS = (("BT", "zero-shot"), ("GenRM", "zero-shot"), ("STaR-SFT", "zero-shot CoT"), ("STaR-Rationalizer", "zero-shot CoT"),
@@ -245,7 +246,7 @@ def _share_first_samples(work: Path) -> None:
     target = work / "iter-1" / "samples.jsonl"
     if target.exists():
         return
-    for other in (STEPS["STaR-SFT"], STEPS["STaR-Rationalizer"], STEPS["STaR-DPO"]):
+    for other in (STEPS[row] for row in STAR_ROWS):
         source = work.parent / other / "iter-1" / "samples.jsonl"
         if other != work.name and source.exists():  # a sibling in the same demo run: same data, model and settings
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -404,7 +405,7 @@ def write_outputs(results: dict, out: Path, title: str) -> dict[str, Path]:
     atomic_write_json(paths["results"], serial)
     atomic_write_text(paths["report"], markdown(results, title))
     panels = [method_panel(done_methods(results), SPLITS, title)]
-    for name in ("STaR-SFT", "STaR-Rationalizer", "STaR-DPO"):
+    for name in STAR_ROWS:
         star = results["methods"].get(name, {}).get("star")
         if star and Path(star["metrics"]).exists():
             panels.append(iteration_panel(_read_json(star["metrics"]), f"{name}: accuracy per iteration"))
