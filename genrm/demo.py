@@ -8,7 +8,8 @@ STaR-SFT, STaR-Rationalizer, STaR-DPO (`DemoConfig.rows` picks which; the defaul
 the rationalizer out for time). Each is a function
 `(model, data, work_dir, config, earlier) -> {split: EvalResult}` where `data` maps "train" /
 "heldout" / "ood" to PreferencePair lists; every score comes from genrm.eval.evaluate (the one
-credit policy, journaled in work_dir/SPLIT), and the comparison (table, paired tests, chart) from genrm.eval.compare. The STaR rows start from the
+credit policy, journaled in work_dir/SPLIT), and the comparison (table, paired tests, chart) from
+genrm.eval.compare. The STaR rows start from the
 zero-shot CoT judge, whose results are their iteration 0 (computed once).
 
 The run directory is a genrm.runs.RunDir: each method is a ledger step holding its results, so a
@@ -79,7 +80,7 @@ def _epochs(epochs: float, lr: float, batch: int, freeze: int, cache: bool = Fal
 # learn in this budget; README "genrm demo"). CoT judges evaluate with one greedy vote (temperature 0:
 # the likeliest verdict, the one-sample stand-in for a majority of many samples; a single vote drawn at
 # temperature 1 would turn a 0.7 preference into a 70% coin); STaR samples its rationales at temperature 1.
-# "medium": benchmarks/paper_table.py (about an hour; STaR resamples all 384 pairs every iteration); "large": hours
+# "medium": benchmarks/paper_table.py (over an hour; STaR resamples all 384 pairs every iteration); "large": hours
 COMPACT = {"indicator_template": "indicator-compact", "cot_template": "cot-compact"}
 SIZES = {
     "tiny": {"n_train": 8, "n_heldout": 8, "n_ood": 8,

@@ -92,6 +92,10 @@ def verdict_params(params: SamplingParams, force_verdict: bool) -> SamplingParam
 def force_verdicts(generator, prompts: Sequence[list], samples: list[list[Completion]], params: SamplingParams,
                    first_index: int = 0) -> list[list[Completion]]:
     """Samples with no verdict tag continued with VERDICT_CUE and a drawn letter (see above)."""
+    import random
+
+    from genrm.generation.hf import sample_seed
+
     out = [list(row) for row in samples]
     todo: dict[int, list[tuple[int, int]]] = {}
     for i, row in enumerate(samples):
@@ -101,7 +105,7 @@ def force_verdicts(generator, prompts: Sequence[list], samples: list[list[Comple
             if c.cue_probs is None:  # a backend without cues: sample the letter after re-rendering
                 todo.setdefault(first_index + j, []).append((i, j))
                 continue
-            u = draw(params, f"verdict\0{prompts[i]}", first_index + j)
+            u = random.Random(sample_seed(params.seed, f"verdict\0{prompts[i]}", first_index + j)).random()
             out[i][j] = forced(c, LETTERS[0] if u < letter_a(c.cue_probs, params.temperature) else LETTERS[1])
     one = SamplingParams(n=1, temperature=params.temperature, top_p=params.top_p, max_new_tokens=1, seed=params.seed)
     for index, members in todo.items():
@@ -122,15 +126,6 @@ def letter_a(probs: tuple[float, ...], temperature: float) -> float:
         return 1.0 if a >= b else 0.0
     a, b = a ** (1 / temperature), b ** (1 / temperature)
     return a / (a + b) if a + b > 0 else 0.5
-
-
-def draw(params: SamplingParams, key: str, index: int) -> float:
-    """The uniform number of one forced letter: a stream seeded by (seed, prompt, sample index)."""
-    import random
-
-    from genrm.generation.hf import sample_seed
-
-    return random.Random(sample_seed(params.seed, key, index)).random()
 
 
 def forced(c: Completion, letter: str) -> Completion:
