@@ -75,36 +75,39 @@ def _epochs(epochs: float, lr: float, batch: int, freeze: int, cache: bool = Fal
 
 # "tiny": the test size (seconds, on a tiny model); "default": `genrm demo`, budgeted for 15 minutes on 2
 # CPU cores with SmolLM2-135M (compact templates: 88-token judge prompts instead of 248; frozen bottom 24
-# of 30 blocks cached; BT 1.5 and GenRM 3 passes over 192 pairs,
-# GenRM in both orders; CoT rationales of 4 tokens before the forced verdict; STaR a token run: it does not
-# learn in this budget; README "genrm demo"). CoT judges evaluate with one greedy vote (temperature 0:
-# the likeliest verdict, the one-sample stand-in for a majority of many samples; a single vote drawn at
+# of 30 blocks cached; BT 1.5 and GenRM 2.5 passes over 192 pairs, GenRM in both orders; CoT rationales
+# of 4 tokens before the forced verdict). CoT judges evaluate with one greedy vote (temperature 0: the
+# likeliest verdict, the one-sample stand-in for a majority of many samples; a single vote drawn at
 # temperature 1 would turn a 0.7 preference into a 70% coin); STaR samples its rationales at temperature 1.
+# STaR trains on pairs solved in both orders, each pair's two orders in one batch (`balance: pair`, as GenRM
+# trains), with the loss on the verdict after the sampled rationale (`loss_on: verdict`): 4-token rationales
+# of a 135M model are noise whose loss swamps the one verdict token (README "genrm demo" has the measurements).
 # "medium": benchmarks/paper_table.py (over an hour; STaR resamples all 384 pairs every iteration); "large": hours
 COMPACT = {"indicator_template": "indicator-compact", "cot_template": "cot-compact"}
+STAR_SMALL = {"balance": "pair", "loss_on": "verdict"}  # the STaR data of the small sizes (above)
 SIZES = {
     "tiny": {"n_train": 8, "n_heldout": 8, "n_ood": 8,
              "eval": {"batch_size": 8, "votes": 1, "max_new_tokens": 8, "temperature": 0},
              "bt": _train(2, 1e-4, 4, 0), "genrm": _train(2, 1e-4, 4, 0),
-             "star": {"iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 4,
+             "star": {**STAR_SMALL, "iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 4,
                       "sampling": {"max_new_tokens": 8, "batch_size": 8}, "train": _train(1, 1e-4, 4, 0)},
              "star_rationalize": {"samples": 1}},  # one sample per prompt: some go unsolved and get a hint
     "default": {**COMPACT, "n_train": 192, "n_heldout": 64, "n_ood": 64, "rows": [r for r in ROWS if r != "STaR-Rationalizer"],
                 "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4, "temperature": 0},
-                "bt": _train(36, 2e-4, 8, 24, cache=True), "genrm": _train(144, 2e-4, 8, 24, cache=True),
-                "star": {"iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 16,
+                "bt": _train(36, 2e-4, 8, 24, cache=True), "genrm": _train(120, 2e-4, 8, 24, cache=True),
+                "star": {**STAR_SMALL, "iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 192,
                          "sampling": {"max_new_tokens": 4, "batch_size": 32}},
-                "star_sft": {"train": _epochs(2, 2e-4, 8, 24, cache=True)},
-                "star_rationalize": {"train": _epochs(2, 2e-4, 8, 24, cache=True)},
-                "star_dpo": {"train": {**_epochs(1, 1e-4, 8, 24), "beta": 0.1}}},
+                "star_sft": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
+                "star_rationalize": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
+                "star_dpo": {"train": {**_epochs(1, 1e-4, 8, 24, cache=True), "beta": 0.1}}},
     "medium": {**COMPACT, "n_train": 384, "n_heldout": 128, "n_ood": 128,
                "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4, "temperature": 0},
                "bt": _train(64, 2e-4, 8, 24, cache=True), "genrm": _train(256, 2e-4, 8, 24, cache=True),
-               "star": {"iterations": 2, "shards": 1, "samples": 2, "max_train_pairs": 384,
+               "star": {**STAR_SMALL, "iterations": 2, "shards": 1, "samples": 2, "max_train_pairs": 384,
                         "sampling": {"max_new_tokens": 4, "batch_size": 32}},
                "star_sft": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
                "star_rationalize": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
-               "star_dpo": {"train": {**_epochs(1, 1e-4, 8, 24), "beta": 0.1}}},
+               "star_dpo": {"train": {**_epochs(1, 1e-4, 8, 24, cache=True), "beta": 0.1}}},
     "large": {"n_train": 800, "n_heldout": 200, "n_ood": 210, "ood_families": None,
               "eval": {"batch_size": 16, "votes": 4, "max_new_tokens": 96},
               "bt": _train(200, 1e-4, 8, 16), "genrm": _train(200, 1e-4, 8, 16),

@@ -75,6 +75,17 @@ def parse_verdict(text: str) -> Verdict:
     return Verdict("first" if tags[-1] == "A" else "second", True)
 
 
+def split_at_verdict(text: str) -> tuple[str, str]:
+    """(text before the last verdict tag's letter, the letter and what follows): "why [[A]]" ->
+    ("why [[", "A]]"). A text without a tag raises ValueError."""
+    last = None
+    for last in _TAG.finditer(text):
+        pass
+    if last is None:
+        raise ValueError(f"no verdict tag in {text[-80:]!r}")
+    return text[:last.start(1)], text[last.start(1):]
+
+
 def conversation_text(messages: list[Message]) -> str:
     """The user's side of the exchange as the judge sees it; multi-turn history kept."""
     if len(messages) == 1 and messages[0]["role"] == "user":

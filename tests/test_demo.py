@@ -114,8 +114,9 @@ def test_star_rows_take_their_own_trainer_settings():
     assert sft["samples"] == dpo["samples"] == 3
     assert sft["train"]["learning_rate"] == 0.5 and "beta" not in sft["train"]
     assert dpo["train"]["beta"] == 0.25 and dpo["train"]["learning_rate"] == cfg.star["train"]["learning_rate"]
-    assert settings("default").genrm["cache_frozen_layers"] and "cache_frozen_layers" not in star_config(
-        "dpo", settings("default"))["train"]
+    assert settings("default").genrm["cache_frozen_layers"] and star_config("dpo", settings("default"))["train"][
+        "cache_frozen_layers"]
+    assert star_config("dpo", settings("default"))["balance"] == star_config("sft", settings("default"))["balance"] == "pair"
 
 
 def test_cli_prints_the_table_last(demo_dir, tiny_model_dir, capsys):

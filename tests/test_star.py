@@ -43,7 +43,7 @@ def test_one_iteration_end_to_end(method, model_dir, tmp_path):
     train, held_out = make_pairs(6), make_pairs(3, seed=9)
     # the bigram verdict model cannot read the prompt: on a position-balanced DPO set the gradients of
     # "prefer A" and "prefer B" cancel exactly, so DPO here trains unbalanced (balancing: sft, rationalize)
-    config = {**TINY, "balance_positions": method != "dpo", "seed": 1, **({"hint_samples": 3} if method == "rationalize" else {})}
+    config = {**TINY, "balance": "none" if method == "dpo" else "position", "seed": 1, **({"hint_samples": 3} if method == "rationalize" else {})}
     metrics = run_star(tmp_path / "run", method=method, model=model_dir, train_pairs=train, eval_pairs=held_out,
                        config=config, progress=False)
     (entry,) = metrics["iterations"]
@@ -60,7 +60,7 @@ def test_one_iteration_end_to_end(method, model_dir, tmp_path):
     if method == "sft":  # correct rationales follow the model's bias before balancing
         assert positions["before"]["chosen_first"] > positions["before"]["chosen_second"]
     if method == "dpo":
-        assert positions is None
+        assert positions["after"] == positions["before"]  # balance: none
         assert entry["dpo_pairs"] == len(dataset) > 0
         for d in dataset:  # rejected = a rationale ending in the wrong verdict, never one without a verdict
             good, bad = parse_verdict(d["chosen"]), parse_verdict(d["rejected"])
@@ -83,6 +83,30 @@ def test_one_iteration_end_to_end(method, model_dir, tmp_path):
     assert judge.kind == "cot" and len(judge.judge(held_out[:1])) == 1
 
 
+@pytest.mark.parametrize("method", ["sft", "dpo"])
+def test_pair_balance_trains_both_orders_of_a_pair_together(method, model_dir, tmp_path):
+    from genrm.star import run_star
+
+    config = {**TINY, "balance": "pair", "samples": 4, "seed": 1, "loss_on": "verdict"}
+    metrics = run_star(tmp_path / "run", method=method, model=model_dir, train_pairs=make_pairs(6),
+                       eval_pairs=make_pairs(2, seed=9), config=config, progress=False)
+    (entry,) = metrics["iterations"]
+    dataset = json.loads((tmp_path / "run/iter-1/dataset.json").read_text())
+    units = entry["positions"]["units"]
+    assert units > 0 and len(dataset) == 2 * units == entry["kept_examples" if method == "sft" else "dpo_pairs"]
+    for first, second in zip(dataset[::2], dataset[1::2]):  # one pair, chosen shown first then second
+        a, b = first["prompt"][-1]["content"], second["prompt"][-1]["content"]
+        assert a != b and sorted(a) == sorted(b)  # the same text, the responses swapped
+        if method == "sft":  # loss on the verdict alone: the rationale is read, the letter trained
+            assert (first["completion"], second["completion"]) == ("A]]", "B]]")
+            assert first["prefix"].endswith("[[") and second["prefix"].endswith("[[")
+        else:  # the verdicts compared, each read after its own rationale
+            assert (first["chosen"], first["rejected"], second["chosen"], second["rejected"]) == ("A]]", "B]]", "B]]", "A]]")
+            assert first["chosen_prefix"].endswith("[[") and first["rejected_prefix"].endswith("[[")
+    card = json.loads(Path(entry["checkpoint"], "genrm_judge.json").read_text())
+    assert card["star"]["balance"] == "pair" and entry["train_steps"] == 2
+
+
 def test_config_rejects_unknown_keys():
     from genrm.star.config import resolve_config
 
@@ -92,7 +116,10 @@ def test_config_rejects_unknown_keys():
                       ({"method": "sft", "train": {"beta": 1.0}}, "beta"),
                       ({"max_new_tokens": 16}, "did you mean sampling.max_new_tokens, eval.max_new_tokens"),
                       ({"samples": "4"}, "'samples' must be int"), ({"dpo_rejects": "all"}, "dpo_rejects"),
-                      ({"method": "dpo", "restart_from_base": True}, "restart_from_base applies to sft")]:
+                      ({"method": "dpo", "restart_from_base": True}, "restart_from_base applies to sft"),
+                      ({"balance_positions": True}, "balance"), ({"balance": "letters"}, "balance must be one of"),
+                      ({"balance": "pair", "both_orders": False}, "needs both orders"),
+                      ({"loss_on": "all"}, "loss_on must be one of")]:
         with pytest.raises(ConfigError, match=word):
             resolve_config(bad)
 
@@ -210,8 +237,74 @@ def test_sample_returns_only_the_requested_rows(tmp_path):
 def test_balance_keeps_as_many_of_each_order():
     from genrm.star.samples import balance
 
-    examples = [("chosen_first", f"a{i}") for i in range(5)] + [("chosen_second", f"b{i}") for i in range(2)]
-    kept, report = balance(examples, seed=1)
+    examples = [(f"p{i}", "chosen_first", f"a{i}") for i in range(5)] + [(f"p{i}", "chosen_second", f"b{i}") for i in range(2)]
+    kept, report = balance(examples, "position", seed=1)
     assert report == {"before": {"chosen_first": 5, "chosen_second": 2}, "after": {"chosen_first": 2, "chosen_second": 2}}
     assert sum(x.startswith("a") for x in kept) == 2 and [x for x in kept if x.startswith("b")] == ["b0", "b1"]
-    assert kept == balance(examples, seed=1)[0] and balance(examples[:5], seed=1)[0] == []  # seeded; one order only: none
+    assert kept == balance(examples, "position", seed=1)[0] and balance(examples[:5], "position", seed=1)[0] == []
+    assert balance(examples, "none")[0] == [ex for _, _, ex in examples]
+    with pytest.raises(ValueError, match="balance must be one of"):
+        balance(examples, "letters")
+
+
+def test_pair_balance_keeps_pairs_solved_in_both_orders_as_units():
+    from genrm.star.samples import balance
+
+    examples = [("p0", "chosen_first", "a0"), ("p1", "chosen_first", "a1"), ("p0", "chosen_second", "b0"),
+                ("p0", "chosen_first", "a0'"), ("p2", "chosen_second", "b2"), ("p0", "chosen_second", "b0'"),
+                ("p0", "chosen_second", "b0''"), ("p3", "chosen_second", "b3"), ("p3", "chosen_first", "a3")]
+    kept, report = balance(examples, "pair")
+    # p1 and p2 are solved in one order only; p0 gives two units (its third "B" has no partner)
+    assert kept == ["a0", "b0", "a0'", "b0'", "a3", "b3"]
+    assert report == {"before": {"chosen_first": 4, "chosen_second": 5}, "after": {"chosen_first": 3, "chosen_second": 3},
+                      "units": 3}
+
+
+def test_verdict_only_examples_read_the_rationale_and_train_the_verdict(tiny_model_dir):
+    from genrm.models import load_tokenizer
+    from genrm.prompts import split_at_verdict
+    from genrm.star.samples import sft_example
+    from genrm.train.sft import tokenize
+
+    assert split_at_verdict("says [[B]] but [[ A ]] then") == ("says [[B]] but [[ ", "A ]] then")
+    with pytest.raises(ValueError, match="no verdict tag"):
+        split_at_verdict("no verdict here")
+    prompt = [{"role": "user", "content": "which?"}]
+    whole, verdict = sft_example(prompt, "short reason\n\nFinal verdict: [[A]]"), \
+        sft_example(prompt, "short reason\n\nFinal verdict: [[A]]", "verdict")
+    assert (whole.prefix, verdict.prefix, verdict.completion) == ("", "short reason\n\nFinal verdict: [[", "A]]")
+    tok = load_tokenizer(tiny_model_dir, side="right")
+    (a, b), _ = tokenize(tok, [whole, verdict])
+    trained = [x for x in b["labels"] if x != -100]
+    assert len(b["input_ids"]) >= len(a["input_ids"]) - 1 and len(trained) < len([x for x in a["labels"] if x != -100])
+    assert tok.decode(trained[:-1]) == "A]]" and trained[-1] == tok.eos_token_id  # the letter, the tag's end, EOS
+    assert tok.decode(b["input_ids"][:len(b["input_ids"]) - len(trained)]).endswith("short reason\n\nFinal verdict: [[")
+    with pytest.raises(ValueError, match="loss_on must be one of"):
+        sft_example(prompt, "[[A]]", "rationale")
+
+
+def test_verdict_only_dpo_compares_the_verdict_tokens(tiny_model_dir):
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    from genrm.models import load_tokenizer
+    from genrm.star.samples import dpo_example
+    from genrm.train.dpo import _reading_prefixes, tokenize
+
+    prompt = [{"role": "user", "content": "which?"}]
+    good, bad = "it says hi\n\nFinal verdict: [[A]]", "no words at all\n\nFinal verdict: [[B]]"
+    whole, verdict = dpo_example(prompt, good, bad), dpo_example(prompt, good, bad, "verdict")
+    assert (verdict.chosen, verdict.rejected, verdict.chosen_prefix) == ("A]]", "B]]", "it says hi\n\nFinal verdict: [[")
+    assert dpo_example(prompt, good, "no tag", "verdict") == dpo_example(prompt, good, "no tag")  # nothing to split
+    tok = load_tokenizer(tiny_model_dir, side="left")
+    a, b = tokenize(tok, [whole, verdict])
+    assert a["chosen_ids"] == b["chosen_ids"] and "chosen_read" not in a  # the same tokens are read
+    assert tok.decode(b["chosen_ids"][:b["chosen_read"]]) == verdict.chosen_prefix
+    assert tok.decode(b["rejected_ids"][:b["rejected_read"]]) == verdict.rejected_prefix
+    collate = _reading_prefixes(DataCollatorForPreference(pad_token_id=tok.pad_token_id))
+    mask = collate([b])["completion_mask"]
+    for row, key, ids in ((0, "chosen_read", "chosen_ids"), (1, "rejected_read", "rejected_ids")):
+        on = mask[row].nonzero().flatten().tolist()  # the compared tokens: from the letter to the end of the turn
+        assert on == list(range(len(b["prompt_ids"]) + b[key], len(b["prompt_ids"]) + len(b[ids])))
+        assert tok.decode([b[ids][k - len(b["prompt_ids"])] for k in on]).startswith(("A]]", "B]]"))
+
+

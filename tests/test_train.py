@@ -137,7 +137,7 @@ def test_genrm_loss_falls_params_change_and_overfits_both_orders(genrm_run, judg
 
 
 def test_paired_units_stay_together_and_reshuffle_each_pass():
-    from genrm.train.sft import units_in_order
+    from genrm.train.common import units_in_order
 
     rows = [{"i": i} for i in range(8)]  # 4 units of 2
     laid = units_in_order(rows, 2, total=20, seed=1)
@@ -250,12 +250,31 @@ def load_state(method: str, path) -> dict:
     return _state(cls.from_pretrained(path, **kwargs))
 
 
-def test_dpo_refuses_cached_frozen_layers(judge_tiny, tmp_path):
+def test_cached_frozen_layers_train_the_same_dpo_weights(judge_tiny, tmp_path, monkeypatch):
+    """DPO with the frozen bottom cached: the reference's log-probs computed once up front, the
+    policy's top trained on cached activations; the same losses and weights as the plain run,
+    also when the rationale is only read (loss_on: verdict)."""
+    from genrm.train.common import losses
     from genrm.train.dpo import DPOExample, train_dpo
 
-    example = DPOExample(prompt=[{"role": "user", "content": "q"}], chosen="[[A]]", rejected="[[B]]")
-    with pytest.raises(ValueError, match="cache_frozen_layers is implemented for SFT and BT"):
-        train_dpo(str(judge_tiny), [example], tmp_path, {**FAST, "freeze_layers": 1, "cache_frozen_layers": True})
+    prompt = [{"role": "user", "content": "which one?"}]
+    examples = [DPOExample(prompt, "[[A]]", "[[B]]"), DPOExample(prompt, "B]]", "A]]", "reads well [[", "too short [[")] * 4
+    config = {**FAST, "learning_rate": 1e-2, "max_steps": 3, "per_device_train_batch_size": 4, "freeze_layers": 1,
+              "logging_steps": 1, "beta": 0.5}
+    from genrm.train.cached import CachedActivations
+
+    lookups = []
+    forward = CachedActivations.forward
+    monkeypatch.setattr(CachedActivations, "forward", lambda self, ids: lookups.append(len(ids)) or forward(self, ids))
+    runs = {}
+    for cached in (False, True):
+        out = tmp_path / f"cached-{cached}"
+        train_dpo(str(judge_tiny), examples, out, {**config, "cache_frozen_layers": cached})
+        runs[cached] = (losses(out), load_state("genrm", out / "checkpoint"))
+        assert len(lookups) == (2 + 3 if cached else 0)  # reference log-probs (8 pairs, 2 batches of 4), then 3 steps
+    assert runs[True][0] == pytest.approx(runs[False][0], abs=1e-4) and runs[True][0][-1] < runs[True][0][0]
+    for name, weight in runs[False][1].items():
+        assert torch.allclose(weight, runs[True][1][name], atol=1e-4), name
 
 
 @pytest.mark.parametrize("method", ["genrm", "dpo"])

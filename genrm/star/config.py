@@ -39,7 +39,10 @@ class StarConfig:
     force_verdict: bool = False  # continue tag-less samples with "Final verdict: [[" (judges/cot.py); for small models
     seed: int = 0
     restart_from_base: bool = False  # sft/rationalize: train every iteration from the base model on all data so far
-    balance_positions: bool = True  # as many training examples whose verdict is "A" as "B" (Self-Taught Evaluator)
+    balance: str = "position"  # "position": as many "A" as "B" verdicts (Self-Taught Evaluator); "pair": pairs solved in
+    # both orders, one example of each order per unit, trained in one batch (as GenRM); "none" (genrm.star.samples)
+    loss_on: str = "completion"  # "completion" (rationale + verdict, the paper) or "verdict" (the sampled rationale
+    # is read, not trained on or compared: for small models whose short rationales are noise)
     dpo_pairs_per_prompt: int = 4  # cap of (correct, incorrect) pairs per judge prompt
     dpo_rejects: str = "wrong"  # rejected rationales: "wrong" verdicts only (the paper), or "wrong_or_unparsed"
     hint_samples: int = 1  # rationalize: hinted samples per prompt with no correct sample
@@ -66,6 +69,14 @@ def resolve_config(config: dict) -> StarConfig:
         raise ConfigError(f"over_length must be one of {', '.join(POLICIES)}, not {cfg.over_length!r}")
     if cfg.dpo_rejects not in DPO_REJECTS:
         raise ConfigError(f"dpo_rejects must be one of {', '.join(DPO_REJECTS)}, not {cfg.dpo_rejects!r}")
+    from genrm.star.samples import BALANCES, LOSS_ON
+
+    if cfg.balance not in BALANCES:
+        raise ConfigError(f"balance must be one of {', '.join(BALANCES)}, not {cfg.balance!r}")
+    if cfg.balance == "pair" and not cfg.both_orders:
+        raise ConfigError("balance: pair needs both orders of every pair sampled: set both_orders: true")
+    if cfg.loss_on not in LOSS_ON:
+        raise ConfigError(f"loss_on must be one of {', '.join(LOSS_ON)}, not {cfg.loss_on!r}")
     if cfg.restart_from_base and cfg.method == "dpo":
         raise ConfigError("restart_from_base applies to sft and rationalize (each iteration retrains the base model on "
                           "every set so far); STaR-DPO always continues from the latest model: remove the key")

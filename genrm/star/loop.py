@@ -6,7 +6,8 @@ Run directory:
   iter-0/eval/NAME/               the starting model's evaluation (eval_baseline)
   iter-I/samples.jsonl            K rationales per pair and order, marked correct/incorrect
   iter-I/hints.jsonl              rationalize: hinted rationales for prompts with no correct sample
-  iter-I/dataset.json             the SFT examples or DPO pairs trained on (balanced by position)
+  iter-I/dataset.json             the SFT examples or DPO pairs trained on (balanced: `balance`; under
+                                  "pair" each unit's two orders consecutive)
   iter-I/train/checkpoint         HF checkpoint + CoT judge card
   iter-I/eval/NAME/               genrm.eval.evaluate of each evaluation set (journal, results.json, report)
   metrics.json, accuracy.png      per-iteration figures ("iterations": one entry per finished iteration)
@@ -200,15 +201,12 @@ def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[Pr
         info = {}
         if method == "dpo":
             examples, info["rejected_used"] = S.dpo_examples(pairs, rows, cfg.dpo_pairs_per_prompt, cfg.seed + i,
-                                                             cfg.dpo_rejects, cfg.template)
+                                                             cfg.dpo_rejects, cfg.template, cfg.loss_on)
         else:
-            examples = S.sft_examples(pairs, rows, cfg.template)
+            examples = S.sft_examples(pairs, rows, cfg.template, cfg.loss_on)
             if method == "rationalize":
-                examples += S.sft_examples(pairs, S.read_samples(here / "hints.jsonl"), cfg.template)
-        if cfg.balance_positions:
-            kept, info["positions"] = S.balance(examples, cfg.seed + i)
-        else:
-            kept, info["positions"] = [ex for _, ex in examples], None
+                examples += S.sft_examples(pairs, S.read_samples(here / "hints.jsonl"), cfg.template, cfg.loss_on)
+        kept, info["positions"] = S.balance(examples, cfg.balance, cfg.seed + i)
         atomic_write_json(here / "dataset.json", S.to_records(kept))
         return {("dpo_pairs" if method == "dpo" else "kept_examples"): len(kept), **info}
 
@@ -251,7 +249,8 @@ def judge_card(cfg: StarConfig, i: int) -> dict:
     e = cfg.eval
     return {"kind": "cot", "template": cfg.template, "votes": e.votes, "adaptive": e.adaptive,
             "both_orders": cfg.both_orders, "force_verdict": cfg.force_verdict, "max_new_tokens": e.max_new_tokens,
-            "temperature": e.temperature, "top_p": e.top_p, "star": {"method": cfg.method, "iteration": i}}
+            "temperature": e.temperature, "top_p": e.top_p,
+            "star": {"method": cfg.method, "iteration": i, "balance": cfg.balance, "loss_on": cfg.loss_on}}
 
 
 def train(run: RunDir, cfg: StarConfig, i: int, current: str) -> dict:
@@ -266,14 +265,15 @@ def train(run: RunDir, cfg: StarConfig, i: int, current: str) -> dict:
         records = [r for k in range(1, i) for r in json.loads((run / f"iter-{k}/dataset.json").read_text())] + records
     if not records:
         return {"checkpoint": current, "steps": 0, "loss": None, "skipped": "no training examples"}
+    unit = 2 if cfg.balance == "pair" else 1  # a pair's two orders share a batch
     if cfg.method == "dpo":
         from genrm.train.dpo import train_dpo
 
-        path = train_dpo(start, S.dpo_from_records(records), here / "train", cfg.train, judge_card(cfg, i))
+        path = train_dpo(start, S.dpo_from_records(records), here / "train", cfg.train, judge_card(cfg, i), unit)
     else:
         from genrm.train.sft import train_sft
 
-        path = train_sft(start, S.sft_from_records(records), here / "train", cfg.train, judge_card(cfg, i))
+        path = train_sft(start, S.sft_from_records(records), here / "train", cfg.train, judge_card(cfg, i), unit)
     logged = losses(here / "train")
     return {"checkpoint": str(path), "steps": steps_done(here / "train"), "loss": [logged[0], logged[-1]] if logged else None}
 

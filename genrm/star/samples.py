@@ -7,10 +7,19 @@ generating only the keys that are missing; a key already on disk is never writte
 
 Training sets follow the paper: STaR-SFT keeps rationales whose verdict matches the human label;
 STaR-DPO pairs such a rationale with one ending in the wrong verdict (a rationale without a verdict
-is not a rejected answer unless `rejects="wrong_or_unparsed"`). Both are balanced by position
-(`balance`): as many examples whose verdict is "A" as "B", so a judge biased towards one letter,
-whose correct samples mostly carry that letter, is not trained to be more biased (the Self-Taught
-Evaluator balances its labels the same way).
+is not a rejected answer unless `rejects="wrong_or_unparsed"`). Each example is tagged with its
+pair and order, and the set is balanced (`BALANCES`):
+  position  as many examples whose verdict is "A" as "B", so a judge biased towards one letter,
+            whose correct samples mostly carry that letter, is not trained to be more biased (the
+            Self-Taught Evaluator balances its labels the same way);
+  pair      only pairs solved in both orders, their two orders as one unit (one example of each,
+            trained in one batch as GenRM trains): within a unit the letters differ and the
+            prompts differ only in the order, so nothing but the responses' content tells the
+            verdicts apart;
+  none      every example.
+SFT examples and DPO pairs carry the loss on the whole completion (rationale and verdict, the
+paper) or, with loss_on="verdict", on the verdict alone, the rationale read as context (`LOSS_ON`;
+for DPO: the verdict after the correct rationale against the verdict after the wrong one).
 """
 from __future__ import annotations
 
@@ -21,7 +30,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from genrm.generation.base import SamplingParams
-from genrm.prompts import chosen_position, judge_messages, parse_verdict, shown_orders
+from genrm.prompts import chosen_position, judge_messages, parse_verdict, shown_orders, split_at_verdict
 from genrm.runs import Journal
 from genrm.train.dpo import DPOExample
 from genrm.train.sft import SFTExample
@@ -29,6 +38,8 @@ from genrm.types import PreferencePair
 
 ORDERS = {"chosen_first": True, "chosen_second": False}
 NAMES = {True: "chosen_first", False: "chosen_second"}
+BALANCES = ("position", "pair", "none")
+LOSS_ON = ("completion", "verdict")
 
 
 def plan(pairs: Sequence[PreferencePair], both_orders: bool, seed: int = 0) -> list[tuple[PreferencePair, str]]:
@@ -123,33 +134,78 @@ def unsolved(rows: Sequence[dict]) -> list[tuple[str, str]]:
     return [key for key, group in _by_prompt(rows).items() if not any(r["correct"] for r in group)]
 
 
-def balance(examples: Sequence[tuple[str, object]], seed: int = 0) -> tuple[list, dict]:
-    """Keep as many examples of each order as the rarer order has (a seeded sample of the
-    commoner one), in their original order; returns (kept examples, {"before": {order: n},
-    "after": {order: n}}). The order fixes the verdict letter of a correct rationale."""
-    positions = {o: [i for i, (order, _) in enumerate(examples) if order == o] for o in ORDERS}
-    before = {o: len(v) for o, v in positions.items()}
-    keep = min(before.values())
+def balance(examples: Sequence[tuple[str, str, object]], how: str, seed: int = 0) -> tuple[list, dict]:
+    """The examples (pair_id, order, example) kept under the balance `how` (module docstring), as a
+    flat list (under "pair", each unit's two orders consecutive: chosen first, then second);
+    returns (kept, {"before": {order: n}, "after": {order: n}} plus "units" under "pair")."""
+    before = {o: sum(1 for _, order, _ in examples if order == o) for o in ORDERS}
+    if how == "none":
+        kept, info = [ex for _, _, ex in examples], {}
+    elif how == "position":
+        kept, info = _position_balanced(examples, min(before.values()), seed), {}
+    elif how == "pair":
+        units = _pair_units(examples)
+        kept, info = [ex for unit in units for ex in unit], {"units": len(units)}
+    else:
+        raise ValueError(f"balance must be one of {', '.join(BALANCES)}, not {how!r}")
+    after = dict.fromkeys(ORDERS, len(kept) // 2) if how != "none" else before
+    return kept, {"before": before, "after": after, **info}
+
+
+def _position_balanced(examples, keep: int, seed: int) -> list:
+    """As many examples of each order as the rarer order has (a seeded sample of the commoner
+    one), in their original order. The order fixes the verdict letter of a correct rationale."""
+    positions = {o: [i for i, (_, order, _) in enumerate(examples) if order == o] for o in ORDERS}
     rng = random.Random(seed)
     chosen = {i for v in positions.values() for i in (v if len(v) == keep else rng.sample(v, keep))}
-    return [ex for i, (_, ex) in enumerate(examples) if i in chosen], {"before": before, "after": dict.fromkeys(ORDERS, keep)}
+    return [ex for i, (_, _, ex) in enumerate(examples) if i in chosen]
 
 
-def sft_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], template: str = "cot") -> list[tuple[str, SFTExample]]:
-    """(order, example) for every correct rationale, deduplicated per prompt, under the plain
-    (hint-free) prompt."""
+def _pair_units(examples) -> list[tuple]:
+    """(chosen-first example, chosen-second example) units: each pair's k-th example of one order
+    with its k-th of the other, as many as the rarer order has, pairs in their first-seen order."""
+    by_pair: dict[str, dict[str, list]] = {}
+    for pair_id, order, ex in examples:
+        by_pair.setdefault(pair_id, {o: [] for o in ORDERS})[order].append(ex)
+    return [unit for orders in by_pair.values() for unit in zip(orders["chosen_first"], orders["chosen_second"])]
+
+
+def sft_example(prompt: list, text: str, loss_on: str = "completion") -> SFTExample:
+    """The SFT example of a correct rationale: loss on all of it, or ("verdict") on its verdict only."""
+    if loss_on == "completion":
+        return SFTExample(prompt, text)
+    if loss_on == "verdict":
+        read, verdict = split_at_verdict(text)
+        return SFTExample(prompt, verdict, prefix=read)
+    raise ValueError(f"loss_on must be one of {', '.join(LOSS_ON)}, not {loss_on!r}")
+
+
+def sft_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], template: str = "cot",
+                 loss_on: str = "completion") -> list[tuple[str, str, SFTExample]]:
+    """(pair_id, order, example) for every correct rationale, deduplicated per prompt, under the
+    plain (hint-free) prompt."""
     out = []
     for (pair_id, order), group in _by_prompt(rows).items():
         prompt = judge_messages(pairs[pair_id], ORDERS[order], template)
-        out.extend((order, SFTExample(prompt, text)) for text in _unique(r["text"] for r in group if r["correct"]))
+        out.extend((pair_id, order, sft_example(prompt, text, loss_on))
+                   for text in _unique(r["text"] for r in group if r["correct"]))
     return out
 
 
+def dpo_example(prompt: list, good: str, bad: str, loss_on: str = "completion") -> DPOExample:
+    """The DPO pair of a correct and a rejected rationale: compared whole, or ("verdict") by their verdicts."""
+    if loss_on == "completion" or not parse_verdict(bad).parsed:  # an unparsed rejection has no verdict to compare
+        return DPOExample(prompt, good, bad)
+    (read_good, good), (read_bad, bad) = split_at_verdict(good), split_at_verdict(bad)
+    return DPOExample(prompt, good, bad, read_good, read_bad)
+
+
 def dpo_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], cap: int, seed: int = 0,
-                 rejects: str = "wrong", template: str = "cot") -> tuple[list[tuple[str, DPOExample]], dict]:
+                 rejects: str = "wrong", template: str = "cot",
+                 loss_on: str = "completion") -> tuple[list[tuple[str, str, DPOExample]], dict]:
     """Up to `cap` (correct, rejected) rationale pairs per prompt, drawn from the product without
     repetition; rejected = a wrong verdict ("wrong"), or also none ("wrong_or_unparsed"). Returns
-    the (order, example) pairs and how many rejected rationales of each kind were used."""
+    the (pair_id, order, example) triples and how many rejected rationales of each kind were used."""
     rng = random.Random(seed)
     out, used = [], {"wrong_verdict": 0, "unparsed": 0}
     for (pair_id, order), group in _by_prompt(rows).items():
@@ -160,7 +216,7 @@ def dpo_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], cap: in
         rng.shuffle(combos)
         prompt = judge_messages(pairs[pair_id], ORDERS[order], template)
         for g, b, kind in combos[:cap]:
-            out.append((order, DPOExample(prompt, g, b)))
+            out.append((pair_id, order, dpo_example(prompt, g, b, loss_on)))
             used[kind] += 1
     return out, used
 

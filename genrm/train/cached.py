@@ -8,7 +8,8 @@ activations (keyed by the sequence's tokens) and its block list by the top block
 step costs the top blocks' forward and backward only. The trainer (TRL) is unchanged: it still
 feeds token ids, pads, masks and computes the loss as usual. On exit the model is whole again,
 with the trained top blocks. Valid without dropout in the bottom blocks and without LoRA there.
-Measured in benchmarks/training_throughput.py.
+Used by SFT (GenRM, STaR), BT and DPO training (train/dpo.py: the reference log-probs too).
+Measured in benchmarks/training_throughput.py (`--method dpo` for DPO).
 """
 from __future__ import annotations
 

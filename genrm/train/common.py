@@ -121,6 +121,45 @@ def enforce_length(over: list, kept: int, what: str, limit: int | None, policy: 
         print(f"genrm: {len(over)} of {kept + len(over)} {what} dropped for exceeding {limit} tokens")
 
 
+def units_in_order(rows: list, unit: int, total: int, seed: int) -> list:
+    """At least `total` rows made of whole units (`unit` consecutive rows: a pair's two orders),
+    the units shuffled afresh (seeded) on every pass over the data."""
+    import random
+
+    units = [rows[k:k + unit] for k in range(0, len(rows), unit)]
+    out, rng, passes = [], random.Random(seed), 0
+    while len(out) < total or passes == 0:
+        order = list(range(len(units)))
+        rng.shuffle(order)
+        out += [row for k in order for row in units[k]]
+        passes += 1
+    return out
+
+
+def lay_out_units(rows: list, unit: int, args) -> list:
+    """The training rows laid out so that each unit of `unit` consecutive rows (a pair's two
+    orders) shares a batch: unit by unit, shuffled per pass, read in order (`args` is adjusted:
+    sequential sampling, and num_train_epochs spread over the passes laid out). unit 1: unchanged."""
+    import math
+
+    if unit <= 1:
+        return rows
+    if len(rows) % unit:
+        raise ValueError(f"{len(rows)} training rows do not make whole units of {unit}")
+    if args.per_device_train_batch_size % unit:
+        raise ValueError(f"per_device_train_batch_size={args.per_device_train_batch_size} must be a multiple of {unit} "
+                         "(the examples of a unit share a batch)")
+    if args.max_steps > 0:
+        per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
+        rows = units_in_order(rows, unit, args.max_steps * per_step, args.seed)
+    else:  # num_train_epochs passes over the data, laid out one after another
+        passes = max(1, math.ceil(args.num_train_epochs))
+        rows = units_in_order(rows, unit, passes * len(rows), args.seed)
+        args.num_train_epochs = args.num_train_epochs / passes
+    args.train_sampling_strategy = "sequential"
+    return rows
+
+
 def freeze_bottom(model, n_layers: int) -> None:
     """Freeze the input embeddings and the bottom `n_layers` transformer blocks."""
     if not n_layers:

@@ -3,9 +3,13 @@
 Rows are tokenized here with genrm.chat (content as plain text, the fixed date), the way TRL
 tokenizes conversational rows: the prompt with the generation prompt, each completion the tokens
 after the prompt in the closed prompt + completion conversation (ending with the template's
-end-of-turn = EOS). TRL's DPOTrainer takes them as they are (`PreTokenizedDPO`). The
-reference model is a frozen copy of the starting model (TRL's default). beta comes from the
-config (the paper used 1.0).
+end-of-turn = EOS). TRL's DPOTrainer takes them as they are (`PreTokenizedDPO`). A completion's
+`*_prefix` (STaR's `loss_on: verdict`: the rationale before the verdict letter) is part of the
+assistant turn the model reads, but left out of the log-probabilities DPO compares. The
+reference model is a frozen copy of the starting model (TRL's default); with
+`cache_frozen_layers` there is none: the reference log-probs are computed once up front (TRL's
+`precompute_ref_log_probs`) from the cached frozen bottom, as the training steps are. beta comes
+from the config (the paper used 1.0).
 """
 from __future__ import annotations
 
@@ -15,7 +19,18 @@ from pathlib import Path
 
 from genrm.chat import chat_ids
 from genrm.models import load_tokenizer, resolve_model
-from genrm.train.common import enforce_length, fit, freeze_bottom, length_limit, make_args, peft_config, save_checkpoint
+from genrm.train.cached import cached_bottom
+from genrm.train.common import (
+    enforce_length,
+    fit,
+    freeze_bottom,
+    label_positions_only,
+    lay_out_units,
+    length_limit,
+    make_args,
+    peft_config,
+    save_checkpoint,
+)
 from genrm.types import Message
 
 # DPO-specific defaults on top of train.common.PAPER_DEFAULTS
@@ -27,6 +42,11 @@ class DPOExample:
     prompt: list[Message]
     chosen: str
     rejected: str
+    chosen_prefix: str = ""  # read before `chosen` in the same turn, not compared
+    rejected_prefix: str = ""
+
+
+READ = ("chosen_read", "rejected_read")  # per row: leading completion tokens left out of the loss
 
 
 def tokenize(tokenizer, examples: Sequence[DPOExample]) -> list[dict]:
@@ -34,11 +54,24 @@ def tokenize(tokenizer, examples: Sequence[DPOExample]) -> list[dict]:
     prompts = chat_ids(tokenizer, [ex.prompt for ex in examples])
     rows = []
     for ex, prompt in zip(examples, prompts):
-        full = chat_ids(tokenizer, [ex.prompt + [{"role": "assistant", "content": c}] for c in (ex.chosen, ex.rejected)],
+        texts = ((ex.chosen_prefix, ex.chosen), (ex.rejected_prefix, ex.rejected))
+        full = chat_ids(tokenizer, [ex.prompt + [{"role": "assistant", "content": read + c}] for read, c in texts],
                         generation_prompt=False)
         n = min(_common(prompt, f) for f in full)
-        rows.append({"prompt_ids": prompt[:n], "chosen_ids": full[0][n:], "rejected_ids": full[1][n:]})
+        row = {"prompt_ids": prompt[:n], "chosen_ids": full[0][n:], "rejected_ids": full[1][n:]}
+        if ex.chosen_prefix or ex.rejected_prefix:
+            row.update({key: read_tokens(tokenizer, ids, read)
+                        for key, ids, (read, _) in zip(READ, (row["chosen_ids"], row["rejected_ids"]), texts)})
+        rows.append(row)
     return rows
+
+
+def read_tokens(tokenizer, ids: list[int], prefix: str) -> int:
+    """How many leading `ids` spell `prefix` (a token that crosses its end is compared)."""
+    k = 0
+    while prefix and k < len(ids) and prefix.startswith(tokenizer.decode(ids[:k + 1])):
+        k += 1
+    return k
 
 
 def _common(a: list[int], b: list[int]) -> int:
@@ -48,12 +81,18 @@ def _common(a: list[int], b: list[int]) -> int:
     return n
 
 
-def drop_too_long(rows: list[dict], max_length: int | None) -> tuple[list[dict], list[tuple[None, int]]]:
+def drop_too_long(rows: list[dict], max_length: int | None, unit: int = 1) -> tuple[list[dict], list[tuple[None, int]]]:
     """Rows whose prompt + longer completion fit in max_length tokens (never truncated: a cut
-    rationale loses its verdict), and (None, tokens) of each left out."""
+    rationale loses its verdict), and (None, tokens) of each left out; a unit of `unit`
+    consecutive rows is kept or left out whole."""
     size = [len(r["prompt_ids"]) + max(len(r["chosen_ids"]), len(r["rejected_ids"])) for r in rows]
-    kept = [r for r, n in zip(rows, size) if max_length is None or n <= max_length]
-    return kept, [(None, n) for n in size if max_length is not None and n > max_length]
+    kept, over = [], []
+    for k in range(0, len(rows), unit):
+        if max_length is not None and any(n > max_length for n in size[k:k + unit]):
+            over += [(None, n) for n in size[k:k + unit]]
+        else:
+            kept += rows[k:k + unit]
+    return kept, over
 
 
 def pretokenized_dpo(cls):
@@ -63,33 +102,63 @@ def pretokenized_dpo(cls):
         def _prepare_dataset(self, dataset, *args, **kwargs):
             return dataset
 
+        def _set_signature_columns_if_needed(self):
+            super()._set_signature_columns_if_needed()
+            self._signature_columns = [*self._signature_columns, *READ]
+
     return PreTokenizedDPO
 
 
+def _reading_prefixes(collate):
+    """TRL's preference collator, then each row's READ tokens taken out of the completion mask
+    (rows are right-padded: row i's completion starts after its prompt; rejected rows follow the
+    chosen ones)."""
+
+    def call(examples):
+        batch = collate([{k: v for k, v in ex.items() if k not in READ} for ex in examples])
+        for half, key in enumerate(READ):
+            for i, ex in enumerate(examples):
+                if ex.get(key):
+                    start = len(ex["prompt_ids"])
+                    batch["completion_mask"][half * len(examples) + i, start:start + ex[key]] = 0
+        return batch
+
+    return call
+
+
 def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, config: dict | None = None,
-              card: dict | None = None) -> Path:
-    """DPO-train `model` on `examples`; returns the checkpoint directory (`out/checkpoint`)."""
+              card: dict | None = None, unit: int = 1) -> Path:
+    """DPO-train `model` on `examples`; returns the checkpoint directory (`out/checkpoint`).
+    `unit` > 1: consecutive examples form units that share a batch (train.common.lay_out_units)."""
     import datasets
     from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
 
     from genrm.models import torch_dtype
 
     out = Path(out)
     args, own = make_args(DPOConfig, config or {}, out, defaults=DPO_DEFAULTS)
-    if own.get("cache_frozen_layers"):
-        raise ValueError("cache_frozen_layers is implemented for SFT and BT training, not DPO (its reference model "
-                         "needs the full forward pass): remove the key from the DPO settings")
+    if own.get("cache_frozen_layers"):  # the reference's log-probs once, up front (the starting model's top blocks on
+        args.precompute_ref_log_probs = True  # the cached bottom): no reference copy, no reference pass per step
     args.max_length = None  # length is enforced by dropping (genrm's max_length), never by truncating
     tokenizer = load_tokenizer(model, side="left")
     limit, policy = length_limit(own, model)
-    kept, over = drop_too_long(tokenize(tokenizer, examples), limit)
+    kept, over = drop_too_long(tokenize(tokenizer, examples), limit, unit)
     enforce_length(over, len(kept), "DPO pairs", limit, policy)
+    laid = lay_out_units(kept, unit, args)
     lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
     freeze_bottom(lm, own.get("freeze_layers", 0))
-    trainer = pretokenized_dpo(DPOTrainer)(model=lm, args=args, train_dataset=datasets.Dataset.from_list(kept),
-                         processing_class=tokenizer, peft_config=peft_config(own, "CAUSAL_LM"))
-    fit(trainer)
+    collate = _reading_prefixes(DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id))
+    bottom = cached_bottom(lm, own, [r["prompt_ids"] + r[k] for r in laid for k in ("chosen_ids", "rejected_ids")],
+                           tokenizer.pad_token_id, args)
+    # the reference log-probs (computed when the trainer is built) and the training read the cached bottom,
+    # and project only the compared positions onto the vocabulary (train.common.label_positions_only)
+    with bottom, label_positions_only():
+        trainer = pretokenized_dpo(DPOTrainer)(model=lm, args=args, train_dataset=datasets.Dataset.from_list(laid),
+                                               data_collator=collate, processing_class=tokenizer,
+                                               peft_config=peft_config(own, "CAUSAL_LM"))
+        fit(trainer)
     card = {**(card or {}), "base_model": model, "train_pairs": len(kept), "dropped_too_long": len(over),
             "hyperparameters": dict(config or {}), "beta": args.beta}
     return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)

@@ -1,14 +1,14 @@
 """Supervised fine-tuning on (prompt messages, completion text) with loss on the completion only.
 
 Used by GenRM (completion = the indicator token, no EOS: the loss is on the indicator alone),
-STaR-SFT and the rationalizer (completion = rationale + verdict + EOS), and RAFT. Examples are
+STaR-SFT and the rationalizer (completion = rationale + verdict + EOS, or with `prefix` = the
+rationale, the verdict alone: STaR's `loss_on: verdict`), and RAFT. Examples are
 tokenized here exactly as the judges score and generate: the chat-rendered prompt, then the
 completion tokens, so training and inference see the same token boundary. TRL's SFTTrainer
 takes the pre-tokenized `input_ids` + `labels` as they are.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,16 @@ from pathlib import Path
 from genrm.chat import chat_ids, plain_ids
 from genrm.models import load_tokenizer, resolve_model
 from genrm.train.cached import cached_bottom
-from genrm.train.common import enforce_length, fit, freeze_bottom, length_limit, make_args, peft_config, save_checkpoint
+from genrm.train.common import (
+    enforce_length,
+    fit,
+    freeze_bottom,
+    lay_out_units,
+    length_limit,
+    make_args,
+    peft_config,
+    save_checkpoint,
+)
 from genrm.types import Message, PreferencePair
 
 
@@ -26,17 +35,20 @@ class SFTExample:
     completion: str
     eos: bool = True
     pair: PreferencePair | None = None  # the pair it was made from, to locate an over-length example
+    prefix: str = ""  # text between the prompt and the completion that is read but not trained on
 
 
 def tokenize(tokenizer, examples: Sequence[SFTExample], max_length: int | None = None,
              unit: int = 1) -> tuple[list[dict], list[tuple[PreferencePair | None, int]]]:
-    """Rows with input_ids and labels (-100 on the prompt), and (pair, tokens) of each example over
+    """Rows with input_ids and labels (-100 on the prompt and any prefix), and (pair, tokens) of each example over
     max_length, left out (never truncated: a truncated judge prompt loses its answer). With `unit`
     > 1 a unit of consecutive examples is kept or left out whole. Content is plain text (genrm.chat)."""
     prompts = chat_ids(tokenizer, [ex.prompt for ex in examples])
     completions = plain_ids(tokenizer, [ex.completion for ex in examples])
+    prefixes = plain_ids(tokenizer, [ex.prefix for ex in examples])
     encoded = []
-    for ex, p, c in zip(examples, prompts, completions):
+    for ex, p, c, read in zip(examples, prompts, completions, prefixes):
+        p = p + (read if ex.prefix else [])
         c = c + ([tokenizer.eos_token_id] if ex.eos else [])
         encoded.append({"input_ids": p + c, "labels": [-100] * len(p) + c})
     rows, over = [], []
@@ -47,21 +59,6 @@ def tokenize(tokenizer, examples: Sequence[SFTExample], max_length: int | None =
             continue
         rows += group
     return rows, over
-
-
-def units_in_order(rows: list[dict], unit: int, total: int, seed: int) -> list[dict]:
-    """At least `total` rows made of whole units (`unit` consecutive rows: a pair's two orders),
-    the units shuffled afresh (seeded) on every pass over the data."""
-    import random
-
-    units = [rows[k:k + unit] for k in range(0, len(rows), unit)]
-    out, rng, passes = [], random.Random(seed), 0
-    while len(out) < total or passes == 0:
-        order = list(range(len(units)))
-        rng.shuffle(order)
-        out += [row for k in order for row in units[k]]
-        passes += 1
-    return out
 
 
 def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, config: dict | None = None,
@@ -85,18 +82,7 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     rows, over = tokenize(tokenizer, examples, limit, unit)
     enforce_length(over, len(rows), "training examples", limit, policy)
     kept = len(rows)
-    if unit > 1:
-        if args.per_device_train_batch_size % unit:
-            raise ValueError(f"per_device_train_batch_size={args.per_device_train_batch_size} must be a multiple of {unit} "
-                             "(the examples of a unit share a batch)")
-        if args.max_steps > 0:
-            per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
-            rows = units_in_order(rows, unit, args.max_steps * per_step, args.seed)
-        else:  # num_train_epochs passes over the data, laid out one after another
-            passes = max(1, math.ceil(args.num_train_epochs))
-            rows = units_in_order(rows, unit, passes * len(rows), args.seed)
-            args.num_train_epochs = args.num_train_epochs / passes
-        args.train_sampling_strategy = "sequential"
+    rows = lay_out_units(rows, unit, args)
     lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
     freeze_bottom(lm, own.get("freeze_layers", 0))
     bottom = cached_bottom(lm, own, [r["input_ids"] for r in rows], tokenizer.pad_token_id, args)
