@@ -200,6 +200,25 @@ def test_paired_sign_test_and_holm_by_hand():
         paired_test([1], [1, 0])
 
 
+def test_conclusion_corrects_over_its_claims_and_the_table_over_every_pair():
+    from types import SimpleNamespace
+
+    from genrm.eval.compare import conclusion, tests
+
+    def judge(correct):
+        return {"heldout": SimpleNamespace(examples=[{"id": str(i), "correct": c} for i, c in enumerate(correct)])}
+
+    good, bad = [1] * 12, [0] * 9 + [1] * 3  # good wins 9 of 9 discordant pairs: p = 2 / 2**9
+    methods = {"B": judge(bad), **{name: judge(good) for name in "ACDEFG"}}
+    table = {(r["a"], r["b"]): r for r in tests(methods, "heldout")}
+    assert len(table) == 21 and table[("B", "A")]["test"].p == pytest.approx(2 / 512)
+    assert not any(r["significant"] for r in table.values())  # 0.0039 > 0.05 / 21: not over all 21 pairs
+    line = conclusion(methods, "heldout", [("A", "B"), ("A", "C"), ("H", "A")])  # H never ran: no claim
+    assert line == ("A > B (+75.0 points, p=0.0039); A vs C: no significant difference (+0.0 points, p=1) "
+                    "(Holm over these 2 claims)")
+    assert conclusion(methods, "heldout", [("H", "A")]) == ""
+
+
 def test_rewardbench2_pairwise_says_chance_is_one_eighth(tmp_path):
     from genrm.eval.runner import evaluate
 

@@ -101,8 +101,9 @@ def test_pair_balance_trains_both_orders_of_a_pair_together(method, model_dir, t
             assert (first["completion"], second["completion"]) == ("A]]", "B]]")
             assert first["prefix"].endswith("[[") and second["prefix"].endswith("[[")
         else:  # the verdicts compared, each read after its own rationale
-            assert (first["chosen"], first["rejected"], second["chosen"], second["rejected"]) == ("A]]", "B]]", "B]]", "A]]")
+            assert (first["chosen"], first["rejected"], second["chosen"], second["rejected"]) == ("A", "B", "B", "A")
             assert first["chosen_prefix"].endswith("[[") and first["rejected_prefix"].endswith("[[")
+            assert first["chosen_suffix"] == first["rejected_suffix"] == "]]"
     card = json.loads(Path(entry["checkpoint"], "genrm_judge.json").read_text())
     assert card["star"]["balance"] == "pair" and entry["train_steps"] == 2
 
@@ -283,28 +284,29 @@ def test_verdict_only_examples_read_the_rationale_and_train_the_verdict(tiny_mod
         sft_example(prompt, "[[A]]", "rationale")
 
 
-def test_verdict_only_dpo_compares_the_verdict_tokens(tiny_model_dir):
+def test_verdict_only_dpo_compares_the_verdict_letters(tiny_model_dir):
     from trl.trainer.dpo_trainer import DataCollatorForPreference
 
     from genrm.models import load_tokenizer
     from genrm.star.samples import dpo_example
-    from genrm.train.dpo import _reading_prefixes, tokenize
+    from genrm.train.dpo import _compared_spans, tokenize
 
     prompt = [{"role": "user", "content": "which?"}]
     good, bad = "it says hi\n\nFinal verdict: [[A]]", "no words at all\n\nFinal verdict: [[B]]"
     whole, verdict = dpo_example(prompt, good, bad), dpo_example(prompt, good, bad, "verdict")
-    assert (verdict.chosen, verdict.rejected, verdict.chosen_prefix) == ("A]]", "B]]", "it says hi\n\nFinal verdict: [[")
+    assert (verdict.chosen, verdict.rejected, verdict.chosen_prefix, verdict.chosen_suffix) == \
+        ("A", "B", "it says hi\n\nFinal verdict: [[", "]]")
     assert dpo_example(prompt, good, "no tag", "verdict") == dpo_example(prompt, good, "no tag")  # nothing to split
     tok = load_tokenizer(tiny_model_dir, side="left")
     a, b = tokenize(tok, [whole, verdict])
-    assert a["chosen_ids"] == b["chosen_ids"] and "chosen_read" not in a  # the same tokens are read
-    assert tok.decode(b["chosen_ids"][:b["chosen_read"]]) == verdict.chosen_prefix
-    assert tok.decode(b["rejected_ids"][:b["rejected_read"]]) == verdict.rejected_prefix
-    collate = _reading_prefixes(DataCollatorForPreference(pad_token_id=tok.pad_token_id))
-    mask = collate([b])["completion_mask"]
-    for row, key, ids in ((0, "chosen_read", "chosen_ids"), (1, "rejected_read", "rejected_ids")):
-        on = mask[row].nonzero().flatten().tolist()  # the compared tokens: from the letter to the end of the turn
-        assert on == list(range(len(b["prompt_ids"]) + b[key], len(b["prompt_ids"]) + len(b[ids])))
-        assert tok.decode([b[ids][k - len(b["prompt_ids"])] for k in on]).startswith(("A]]", "B]]"))
+    assert a["chosen_ids"] == b["chosen_ids"] and "chosen_span" not in a  # the same tokens are read
+    collate = _compared_spans(DataCollatorForPreference(pad_token_id=tok.pad_token_id))
+    mask, ids = collate([b])["completion_mask"], collate([b])["input_ids"]
+    for row, text, letter in ((0, verdict.chosen_prefix, "A"), (1, verdict.rejected_prefix, "B")):
+        on = mask[row].nonzero().flatten().tolist()  # the compared tokens: the letter, not "]]" nor the end of turn
+        assert on and on == list(range(on[0], on[-1] + 1))
+        assert tok.decode(ids[row, :on[0]]).endswith(text) and tok.decode(ids[row, on[0]:on[-1] + 1]).strip() == letter
+        assert tok.decode(ids[row, on[-1] + 1:]).startswith("]]")
+    assert collate([a])["completion_mask"].sum() > mask.sum()  # whole completions: every completion token compared
 
 

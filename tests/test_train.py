@@ -253,12 +253,12 @@ def load_state(method: str, path) -> dict:
 def test_cached_frozen_layers_train_the_same_dpo_weights(judge_tiny, tmp_path, monkeypatch):
     """DPO with the frozen bottom cached: the reference's log-probs computed once up front, the
     policy's top trained on cached activations; the same losses and weights as the plain run,
-    also when the rationale is only read (loss_on: verdict)."""
+    also when only the verdict letter is compared (loss_on: verdict)."""
     from genrm.train.common import losses
     from genrm.train.dpo import DPOExample, train_dpo
 
     prompt = [{"role": "user", "content": "which one?"}]
-    examples = [DPOExample(prompt, "[[A]]", "[[B]]"), DPOExample(prompt, "B]]", "A]]", "reads well [[", "too short [[")] * 4
+    examples = [DPOExample(prompt, "[[A]]", "[[B]]"), DPOExample(prompt, "B", "A", "reads well [[", "too short [[", "]]", "]]")] * 4
     config = {**FAST, "learning_rate": 1e-2, "max_steps": 3, "per_device_train_batch_size": 4, "freeze_layers": 1,
               "logging_steps": 1, "beta": 0.5}
     from genrm.train.cached import CachedActivations
@@ -271,7 +271,7 @@ def test_cached_frozen_layers_train_the_same_dpo_weights(judge_tiny, tmp_path, m
         out = tmp_path / f"cached-{cached}"
         train_dpo(str(judge_tiny), examples, out, {**config, "cache_frozen_layers": cached})
         runs[cached] = (losses(out), load_state("genrm", out / "checkpoint"))
-        assert len(lookups) == (2 + 3 if cached else 0)  # reference log-probs (8 pairs, 2 batches of 4), then 3 steps
+        assert len(lookups) == (1 + 3 if cached else 0)  # reference log-probs (the 2 distinct pairs of 8), then 3 steps
     assert runs[True][0] == pytest.approx(runs[False][0], abs=1e-4) and runs[True][0][-1] < runs[True][0][0]
     for name, weight in runs[False][1].items():
         assert torch.allclose(weight, runs[True][1][name], atol=1e-4), name

@@ -2,8 +2,9 @@
 
 `methods` maps a method name to {split: EvalResult} (every method judged the same pairs of each
 split). Differences are tested pair by pair (genrm.stats.paired_test: exact sign test, = exact
-McNemar for 0/1 credits), with Holm's correction over all pairs of methods within a split, never
-by overlapping intervals.
+McNemar for 0/1 credits), never by overlapping intervals: the table of every pair of methods
+within a split with Holm's correction over all those pairs (`tests`), the one-line conclusion with
+Holm's correction over the claims it states (`conclusion`: the hypotheses named before the run).
 """
 from __future__ import annotations
 
@@ -22,16 +23,22 @@ def credits(result: EvalResult) -> dict[str, float]:
 def tests(methods: dict[str, dict[str, EvalResult]], split: str) -> list[dict]:
     """Every pair of methods with results on `split`: the paired test and whether it survives Holm."""
     names = [m for m, r in methods.items() if split in r]
-    out = []
-    for a, b in combinations(names, 2):
-        ca, cb = credits(methods[a][split]), credits(methods[b][split])
-        if set(ca) != set(cb):
-            raise ValueError(f"{a} and {b} judged different {split} pairs: no paired test")
-        keys = sorted(ca)
-        out.append({"a": a, "b": b, "test": paired_test([ca[k] for k in keys], [cb[k] for k in keys])})
-    for row, significant in zip(out, holm([r["test"].p for r in out])):
+    return _corrected([_paired(methods, split, a, b) for a, b in combinations(names, 2)])
+
+
+def _paired(methods: dict[str, dict[str, EvalResult]], split: str, a: str, b: str) -> dict:
+    ca, cb = credits(methods[a][split]), credits(methods[b][split])
+    if set(ca) != set(cb):
+        raise ValueError(f"{a} and {b} judged different {split} pairs: no paired test")
+    keys = sorted(ca)
+    return {"a": a, "b": b, "test": paired_test([ca[k] for k in keys], [cb[k] for k in keys])}
+
+
+def _corrected(rows: list[dict]) -> list[dict]:
+    """The rows, each marked significant or not by Holm's correction over all of them."""
+    for row, significant in zip(rows, holm([r["test"].p for r in rows])):
         row["significant"] = significant
-    return out
+    return rows
 
 
 def verdict(row: dict, first: str | None = None) -> str:
@@ -55,14 +62,13 @@ TEST_COLUMNS = ("A", "B", "A - B (points)", "pairs A better / B better", "p (exa
 
 
 def conclusion(methods: dict[str, dict[str, EvalResult]], split: str, claims: Sequence[tuple[str, str]]) -> str:
-    """One line: for each (better, worse) claim, what the paired test on `split` says."""
-    found = {(r["a"], r["b"]): r for r in tests(methods, split)}
-    parts = []
-    for a, b in claims:
-        row = found.get((a, b)) or found.get((b, a))
-        if row is not None:
-            parts.append(verdict(row, first=a))
-    return "; ".join(parts)
+    """One line: for each (better, worse) claim whose two methods have results on `split`, what the
+    paired test says, significant when it survives Holm's correction over those claims."""
+    ran = [(a, b) for a, b in claims if split in methods.get(a, {}) and split in methods.get(b, {})]
+    if not ran:
+        return ""
+    rows = _corrected([_paired(methods, split, a, b) for a, b in ran])
+    return "; ".join(verdict(row, first=row["a"]) for row in rows) + f" (Holm over these {len(rows)} claims)"
 
 
 def table_rows(methods: dict[str, dict[str, EvalResult]], splits: Sequence[str], seconds: dict[str, float]) -> list[list[str]]:

@@ -42,7 +42,8 @@ class StarConfig:
     balance: str = "position"  # "position": as many "A" as "B" verdicts (Self-Taught Evaluator); "pair": pairs solved in
     # both orders, one example of each order per unit, trained in one batch (as GenRM); "none" (genrm.star.samples)
     loss_on: str = "completion"  # "completion" (rationale + verdict, the paper) or "verdict" (the sampled rationale
-    # is read, not trained on or compared: for small models whose short rationales are noise)
+    # is read, not trained on or compared, and DPO compares the verdict letters alone: for small models whose short
+    # rationales are noise)
     dpo_pairs_per_prompt: int = 4  # cap of (correct, incorrect) pairs per judge prompt
     dpo_rejects: str = "wrong"  # rejected rationales: "wrong" verdicts only (the paper), or "wrong_or_unparsed"
     hint_samples: int = 1  # rationalize: hinted samples per prompt with no correct sample

@@ -19,7 +19,7 @@ pair and order, and the set is balanced (`BALANCES`):
   none      every example.
 SFT examples and DPO pairs carry the loss on the whole completion (rationale and verdict, the
 paper) or, with loss_on="verdict", on the verdict alone, the rationale read as context (`LOSS_ON`;
-for DPO: the verdict after the correct rationale against the verdict after the wrong one).
+for DPO: the verdict letter after the correct rationale against the letter after the wrong one).
 """
 from __future__ import annotations
 
@@ -193,11 +193,14 @@ def sft_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], templat
 
 
 def dpo_example(prompt: list, good: str, bad: str, loss_on: str = "completion") -> DPOExample:
-    """The DPO pair of a correct and a rejected rationale: compared whole, or ("verdict") by their verdicts."""
+    """The DPO pair of a correct and a rejected rationale: compared whole, or ("verdict") by their
+    verdict letters alone. The text after the letter ("]]", the end of the turn) is the same in both
+    completions, so comparing it adds nothing to the preference; it only lets DPO raise the margin by
+    pushing probability off the format (measured: README, "genrm demo")."""
     if loss_on == "completion" or not parse_verdict(bad).parsed:  # an unparsed rejection has no verdict to compare
         return DPOExample(prompt, good, bad)
     (read_good, good), (read_bad, bad) = split_at_verdict(good), split_at_verdict(bad)
-    return DPOExample(prompt, good, bad, read_good, read_bad)
+    return DPOExample(prompt, good[:1], bad[:1], read_good, read_bad, good[1:], bad[1:])
 
 
 def dpo_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], cap: int, seed: int = 0,

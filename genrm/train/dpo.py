@@ -5,7 +5,8 @@ tokenizes conversational rows: the prompt with the generation prompt, each compl
 after the prompt in the closed prompt + completion conversation (ending with the template's
 end-of-turn = EOS). TRL's DPOTrainer takes them as they are (`PreTokenizedDPO`). A completion's
 `*_prefix` (STaR's `loss_on: verdict`: the rationale before the verdict letter) is part of the
-assistant turn the model reads, but left out of the log-probabilities DPO compares. The
+assistant turn the model reads, but left out of the log-probabilities DPO compares, and so is
+its `*_suffix` (the text after the verdict letter, the same in both completions). The
 reference model is a frozen copy of the starting model (TRL's default); with
 `cache_frozen_layers` there is none: the reference log-probs are computed once up front (TRL's
 `precompute_ref_log_probs`) from the cached frozen bottom, as the training steps are. beta comes
@@ -13,6 +14,7 @@ from the config (the paper used 1.0).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +46,11 @@ class DPOExample:
     rejected: str
     chosen_prefix: str = ""  # read before `chosen` in the same turn, not compared
     rejected_prefix: str = ""
+    chosen_suffix: str = ""  # read after `chosen` in the same turn, not compared (nor is the end of the turn)
+    rejected_suffix: str = ""
 
 
-READ = ("chosen_read", "rejected_read")  # per row: leading completion tokens left out of the loss
+SPANS = ("chosen_span", "rejected_span")  # per row: [start, end) of the completion tokens compared, where not all
 
 
 def tokenize(tokenizer, examples: Sequence[DPOExample]) -> list[dict]:
@@ -54,24 +58,28 @@ def tokenize(tokenizer, examples: Sequence[DPOExample]) -> list[dict]:
     prompts = chat_ids(tokenizer, [ex.prompt for ex in examples])
     rows = []
     for ex, prompt in zip(examples, prompts):
-        texts = ((ex.chosen_prefix, ex.chosen), (ex.rejected_prefix, ex.rejected))
-        full = chat_ids(tokenizer, [ex.prompt + [{"role": "assistant", "content": read + c}] for read, c in texts],
+        texts = ((ex.chosen_prefix, ex.chosen, ex.chosen_suffix), (ex.rejected_prefix, ex.rejected, ex.rejected_suffix))
+        full = chat_ids(tokenizer, [ex.prompt + [{"role": "assistant", "content": "".join(t)}] for t in texts],
                         generation_prompt=False)
         n = min(_common(prompt, f) for f in full)
         row = {"prompt_ids": prompt[:n], "chosen_ids": full[0][n:], "rejected_ids": full[1][n:]}
-        if ex.chosen_prefix or ex.rejected_prefix:
-            row.update({key: read_tokens(tokenizer, ids, read)
-                        for key, ids, (read, _) in zip(READ, (row["chosen_ids"], row["rejected_ids"]), texts)})
+        if any(read or after for read, _, after in texts):
+            row.update({key: compared_span(tokenizer, ids, *text)
+                        for key, ids, text in zip(SPANS, (row["chosen_ids"], row["rejected_ids"]), texts)})
         rows.append(row)
     return rows
 
 
-def read_tokens(tokenizer, ids: list[int], prefix: str) -> int:
-    """How many leading `ids` spell `prefix` (a token that crosses its end is compared)."""
-    k = 0
-    while prefix and k < len(ids) and prefix.startswith(tokenizer.decode(ids[:k + 1])):
-        k += 1
-    return k
+def compared_span(tokenizer, ids: list[int], prefix: str, text: str, suffix: str) -> list[int]:
+    """[start, end) of the completion `ids` that spell `text` after `prefix`: a token that crosses
+    either boundary is compared; without a suffix the span runs to the end of the turn."""
+    start = 0
+    while prefix and start < len(ids) and prefix.startswith(tokenizer.decode(ids[:start + 1])):
+        start += 1
+    end = start + 1
+    while suffix and end < len(ids) and not tokenizer.decode(ids[:end]).startswith(prefix + text):
+        end += 1
+    return [start, end if suffix else len(ids)]
 
 
 def _common(a: list[int], b: list[int]) -> int:
@@ -104,23 +112,40 @@ def pretokenized_dpo(cls):
 
         def _set_signature_columns_if_needed(self):
             super()._set_signature_columns_if_needed()
-            self._signature_columns = [*self._signature_columns, *READ]
+            self._signature_columns = [*self._signature_columns, *SPANS]
+
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            # the passes laid out by train.common.lay_out_units repeat rows: each distinct row's reference once
+            import datasets
+
+            keys = [json.dumps([row[k] for k in ("prompt_ids", "chosen_ids", "rejected_ids", *SPANS) if k in row])
+                    for row in dataset]
+            first = {key: i for i, key in reversed(list(enumerate(keys)))}
+            if len(first) == len(keys):
+                return super()._precompute_ref_logps(dataset, name, batch_size)
+            order = sorted(first.values())
+            where = {keys[i]: j for j, i in enumerate(order)}
+            done = super()._precompute_ref_logps(dataset.select(order), name, batch_size)
+            logps = done.select_columns(["ref_chosen_logps", "ref_rejected_logps"]).select([where[k] for k in keys])
+            return datasets.concatenate_datasets([dataset, logps], axis=1)
 
     return PreTokenizedDPO
 
 
-def _reading_prefixes(collate):
-    """TRL's preference collator, then each row's READ tokens taken out of the completion mask
-    (rows are right-padded: row i's completion starts after its prompt; rejected rows follow the
-    chosen ones)."""
+def _compared_spans(collate):
+    """TRL's preference collator, then the completion tokens outside each row's SPANS taken out of
+    the completion mask (rows are right-padded: row i's completion starts after its prompt;
+    rejected rows follow the chosen ones)."""
 
     def call(examples):
-        batch = collate([{k: v for k, v in ex.items() if k not in READ} for ex in examples])
-        for half, key in enumerate(READ):
+        batch = collate([{k: v for k, v in ex.items() if k not in SPANS} for ex in examples])
+        mask = batch["completion_mask"]
+        for half, key in enumerate(SPANS):
             for i, ex in enumerate(examples):
                 if ex.get(key):
-                    start = len(ex["prompt_ids"])
-                    batch["completion_mask"][half * len(examples) + i, start:start + ex[key]] = 0
+                    start, end = (len(ex["prompt_ids"]) + k for k in ex[key])
+                    mask[half * len(examples) + i, :start] = 0
+                    mask[half * len(examples) + i, end:] = 0
         return batch
 
     return call
@@ -149,7 +174,7 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
     laid = lay_out_units(kept, unit, args)
     lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
     freeze_bottom(lm, own.get("freeze_layers", 0))
-    collate = _reading_prefixes(DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id))
+    collate = _compared_spans(DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id))
     bottom = cached_bottom(lm, own, [r["prompt_ids"] + r[k] for r in laid for k in ("chosen_ids", "rejected_ids")],
                            tokenizer.pad_token_id, args)
     # the reference log-probs (computed when the trainer is built) and the training read the cached bottom,
