@@ -301,7 +301,8 @@ def test_verdict_only_dpo_compares_the_verdict_letters(tiny_model_dir):
     a, b = tokenize(tok, [whole, verdict])
     assert a["chosen_ids"] == b["chosen_ids"] and "chosen_span" not in a  # the same tokens are read
     collate = _compared_spans(DataCollatorForPreference(pad_token_id=tok.pad_token_id))
-    mask, ids = collate([b])["completion_mask"], collate([b])["input_ids"]
+    batch = collate([b])
+    mask, ids = batch["completion_mask"], batch["input_ids"]
     for row, text, letter in ((0, verdict.chosen_prefix, "A"), (1, verdict.rejected_prefix, "B")):
         on = mask[row].nonzero().flatten().tolist()  # the compared tokens: the letter, not "]]" nor the end of turn
         assert on and on == list(range(on[0], on[-1] + 1))

@@ -41,12 +41,10 @@ def _corrected(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def verdict(row: dict, first: str | None = None) -> str:
-    """"A > B (p=...)" or "A vs B: no significant difference (p=...)", naming `first` first."""
+def verdict(row: dict) -> str:
+    """"A > B (p=...)" or "A vs B: no significant difference (p=...)", naming row["a"] first."""
     t = row["test"]
     a, b, diff = row["a"], row["b"], t.diff
-    if first == b:
-        a, b, diff = b, a, -diff
     diff = 0.0 if abs(diff) < 5e-4 else diff  # no "-0.0 points"
     if not row["significant"]:
         return f"{a} vs {b}: no significant difference ({100 * diff:+.1f} points, p={t.p:.2g})"
@@ -68,7 +66,7 @@ def conclusion(methods: dict[str, dict[str, EvalResult]], split: str, claims: Se
     if not ran:
         return ""
     rows = _corrected([_paired(methods, split, a, b) for a, b in ran])
-    return "; ".join(verdict(row, first=row["a"]) for row in rows) + f" (Holm over these {len(rows)} claims)"
+    return "; ".join(verdict(row) for row in rows) + f" (Holm over these {len(rows)} claims)"
 
 
 def table_rows(methods: dict[str, dict[str, EvalResult]], splits: Sequence[str], seconds: dict[str, float]) -> list[list[str]]:

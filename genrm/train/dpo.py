@@ -76,10 +76,12 @@ def compared_span(tokenizer, ids: list[int], prefix: str, text: str, suffix: str
     start = 0
     while prefix and start < len(ids) and prefix.startswith(tokenizer.decode(ids[:start + 1])):
         start += 1
+    if not suffix:
+        return [start, len(ids)]
     end = start + 1
-    while suffix and end < len(ids) and not tokenizer.decode(ids[:end]).startswith(prefix + text):
+    while end < len(ids) and not tokenizer.decode(ids[:end]).startswith(prefix + text):
         end += 1
-    return [start, end if suffix else len(ids)]
+    return [start, end]
 
 
 def _common(a: list[int], b: list[int]) -> int:
@@ -120,12 +122,13 @@ def pretokenized_dpo(cls):
 
             keys = [json.dumps([row[k] for k in ("prompt_ids", "chosen_ids", "rejected_ids", *SPANS) if k in row])
                     for row in dataset]
-            first = {key: i for i, key in reversed(list(enumerate(keys)))}
+            first: dict[str, int] = {}  # each distinct row -> where it first occurs
+            for i, key in enumerate(keys):
+                first.setdefault(key, i)
             if len(first) == len(keys):
                 return super()._precompute_ref_logps(dataset, name, batch_size)
-            order = sorted(first.values())
-            where = {keys[i]: j for j, i in enumerate(order)}
-            done = super()._precompute_ref_logps(dataset.select(order), name, batch_size)
+            done = super()._precompute_ref_logps(dataset.select(list(first.values())), name, batch_size)
+            where = {key: j for j, key in enumerate(first)}
             logps = done.select_columns(["ref_chosen_logps", "ref_rejected_logps"]).select([where[k] for k in keys])
             return datasets.concatenate_datasets([dataset, logps], axis=1)
 
