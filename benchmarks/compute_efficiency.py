@@ -8,26 +8,40 @@ LM head at the single last position that the judge reads. Padding is not counted
 padding lowers the figure. The judge runs its plain pass (no shared prefix: sharing removes work
 rather than doing it faster). Target: >= 50%.
 
-Where the time goes (`--quick --profile`, 2 cores, AMD EPYC with AVX2, fp32, MT-Bench template on 8
-human MT-Bench pairs, 16 sequences of 729 tokens on average, batch 8; 2026-12-02, another job on
-the machine): linear layers (GEMM) 51.5%, the attention kernel 31.5%, RMSNorm / SiLU / rotary
-(elementwise) 13.6%, copies, casts, masks and indexing 2.6%, other 0.7%. Tokenization, mask
-construction and the LM head (one position per row, logits_to_keep=1) are negligible; padding is
-small because batches are length-sorted. What keeps the figure under the GEMM rate: attention on
-~730-token rows is a third of the time (with a padding mask the CPU kernel computes the full L x L
-square where the model FLOPs count the causal half), and the elementwise work is memory-bound.
-Measured 41.2% of the matmul rate (23.3 of 56.5 GFLOP/s, both measured in the same run). Fusing the
-elementwise work (torch.compile) or a causal kernel with padding support are the levers left; int8
-(`--dtype int8`) is faster in wall time (benchmarks/int8_judging.py) but is not fp32 FLOPs.
+Where the time goes (`--quick --profile`, 2 cores, Intel Xeon with AVX-512, fp32, MT-Bench
+template on 8 human MT-Bench pairs, 16 sequences of 729 tokens on average). Before 2026-12-02 the
+judge ran left-padded batches of 8 rows (up to 16384 tokens) with a padding mask: 26.7% of the
+matmul rate (85.7 of 320.6 GFLOP/s); GEMM 46.2%, attention 28.5%, elementwise 22.0% (SiLU and the
+MLP's gate x up product alone 21%), copies/masks 2.9%. Two causes, both fixed in genrm.batching:
+- Batches of ~6k tokens spill the MLP's activations (tokens x 1536 floats, 35 MB) out of the
+  cores' caches: the elementwise ops ran from memory at ~100M elements/s, and the gate/up GEMMs
+  writing those activations ran at 98 GFLOP/s against 223 for the down projection of the same
+  FLOPs. Forward batches on CPU now hold at most 1024 tokens (a 729-token row runs alone):
+  budgets of 512 / 1024 / 2048 / 4096 / 16384 tokens measured 180 / 190 / 165 / 150 / 90-115
+  GFLOP/s on these rows, and short rows (the demo's 88-token prompts) are not slower.
+- With a padding mask SDPA computes the whole L x L score square; the plain pass now right-pads
+  without a mask (a causal row never attends to the padding after it), so the causal kernel
+  skips the upper triangle: 1.1-1.4x at the old budget, small at the new one (little padding).
+Now (same data, same run as the earlier path): 54.1% (160.0 of 295.7 GFLOP/s), 2.13x the earlier
+path's speed, max |d p| 1.4e-6 between them; GEMM 64.8%, attention 21.6%, elementwise 12.1%,
+copies/masks 0.8%. Tokenization, mask construction and the LM head (one position per row) are
+negligible. What is left: attention costs twice its share of FLOPs, and the elementwise work
+(RMSNorm, rotary, SiLU) is memory-bound; torch.compile fuses it (measured 1.45x more on this pass
+in 2048-token batches, after ~4 minutes of compiling on 2 cores: not worth it below a few
+thousand pairs, so not used). int8 (`--dtype int8`) is faster
+in wall time (benchmarks/int8_judging.py) but is not fp32 FLOPs.
 """
 from __future__ import annotations
 
 import argparse
 import resource
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+
+from genrm import batching
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -82,6 +96,22 @@ def breakdown(judge, texts, batch_size: int) -> list[tuple[str, float]]:
     return sorted(((c, t / whole) for c, t in totals.items()), key=lambda x: -x[1])
 
 
+EARLIER_BUDGET = 16384  # CPU tokens per forward batch before 2026-12-02
+
+
+@contextmanager
+def earlier_path():
+    """The judge's plain pass as it was before 2026-12-02: left-padded batches with a padding mask,
+    up to EARLIER_BUDGET tokens each (for the side-by-side figure)."""
+    saved = batching.right_pad, dict(batching.MAX_BATCH_TOKENS)
+    batching.right_pad, batching.MAX_BATCH_TOKENS["cpu"] = batching.left_pad, EARLIER_BUDGET
+    try:
+        yield
+    finally:
+        batching.right_pad = saved[0]
+        batching.MAX_BATCH_TOKENS.update(saved[1])
+
+
 def main() -> None:
     from genrm.chat import chat_ids
     from genrm.data import load_pairs
@@ -109,6 +139,11 @@ def main() -> None:
     judge.p_first(texts, args.batch_size)
     seconds = time.perf_counter() - start
     achieved = model_flops(judge.model.config, lengths) / seconds
+    with earlier_path():
+        start = time.perf_counter()
+        before = judge.p_first(texts, args.batch_size)
+        earlier_seconds = time.perf_counter() - start
+    now = judge.p_first(texts, args.batch_size)
     peak_after = matmul_rate()  # the machine is shared: take the better of before/after
     peak = max(peak, peak_after)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -117,6 +152,9 @@ def main() -> None:
     print(f"fp32 matmul rate (2048^3 GEMM): {peak / 1e9:.1f} GFLOP/s")
     print(f"judge forward: {achieved / 1e9:.1f} GFLOP/s over {seconds:.2f} s "
           f"({len(pairs) / seconds:.2f} pairs/s, both orders), peak RSS {rss:.0f} MB")
+    print(f"earlier path (left-padded with a mask, up to {EARLIER_BUDGET} tokens per batch): "
+          f"{model_flops(judge.model.config, lengths) / earlier_seconds / 1e9:.1f} GFLOP/s over {earlier_seconds:.2f} s; "
+          f"now {earlier_seconds / seconds:.2f}x faster, max |d p| {max(abs(a - b) for a, b in zip(now, before)):.1e}")
     frac = achieved / peak
     print(f"summary: efficiency: {frac:.1%} of matmul peak (target >= 50%) {'MET' if frac >= 0.5 else 'NOT MET'}")
     if args.profile:

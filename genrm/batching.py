@@ -4,6 +4,12 @@ Rows are sorted by length (less padding), left-padded, given position ids that s
 each row's first real token, and returned in the caller's order. Scores are therefore the same
 at any batch size up to float rounding.
 
+Causal readers (`map_batches(causal=True)`: the function reads each row's outputs at `batch["last"]`)
+get the plain pass right-padded and without an attention mask: in a causal model a row's real
+tokens never attend to the padding after them, so the mask is redundant and SDPA runs its causal
+kernel, which skips the upper triangle that a padding mask makes it compute
+(benchmarks/compute_efficiency.py).
+
 Shared prefix: judge prompts all open with the same system prompt and template header. With a
 `SharedPrefix` (the rows' longest common token prefix, run through the model once), each batch
 holds only the rows' own tokens and continues from a copy of the prefix's KV cache; the prefix's
@@ -16,12 +22,18 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from tqdm.auto import tqdm
 
-# padded tokens per forward batch (rows x longest row, by device): a few long rows run in small batches
-MAX_BATCH_TOKENS = {"cpu": 16384, "cuda": 262144}
+# padded tokens per batch (rows x longest row, by device): a few long rows run in small batches.
+# Forward passes over whole rows (scoring): on CPU a batch over ~1k tokens spills its activations
+# (tokens x 1536 floats in SmolLM2's MLP) out of the cores' caches and runs at half the FLOP rate
+# (benchmarks/compute_efficiency.py). Generation (prompt + new tokens, x samples) keeps larger
+# batches: each decode step reads all the weights once for the whole batch.
+MAX_BATCH_TOKENS = {"cpu": 1024, "cuda": 262144}
+GENERATE_BATCH_TOKENS = {"cpu": 16384, "cuda": 262144}
 
 
-def token_budget(device) -> int:
-    return MAX_BATCH_TOKENS.get(torch.device(device).type, MAX_BATCH_TOKENS["cpu"])
+def token_budget(device, generate: bool = False) -> int:
+    table = GENERATE_BATCH_TOKENS if generate else MAX_BATCH_TOKENS
+    return table.get(torch.device(device).type, table["cpu"])
 
 
 def require_fit(rows: Sequence[Sequence[int]], limit: int | None) -> None:
@@ -59,6 +71,28 @@ def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> dict[str, to
         mask[i, width - len(r):] = 1
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device), "position_ids": position_ids.to(device)}
+
+
+def right_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> dict[str, torch.Tensor]:
+    """Right-padded rows with no attention mask (for causal models only) and each row's last real
+    position as `last`."""
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    for i, r in enumerate(rows):
+        input_ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
+    return {"input_ids": input_ids.to(device), "last": torch.tensor([len(r) - 1 for r in rows], device=device)}
+
+
+def last_logits(model, batch: dict) -> torch.Tensor:
+    """The causal LM's logits at each row's last real token (`batch["last"]`; a left-padded batch
+    has none: its rows end at the last column). The LM head runs only at those positions."""
+    batch = dict(batch)
+    last = batch.pop("last", None)
+    if last is None:
+        return model(**batch, logits_to_keep=1).logits[:, -1, :]
+    keep = torch.unique(last)  # sorted; a few distinct positions per batch
+    logits = model(**batch, logits_to_keep=keep).logits
+    return logits[torch.arange(len(last), device=last.device), torch.searchsorted(keep, last)]
 
 
 def common_prefix(rows: Sequence[Sequence[int]]) -> int:
@@ -116,12 +150,14 @@ class SharedPrefix:
 def map_batches(rows: Sequence[Sequence[int]], fn: Callable[[dict], torch.Tensor], pad_id: int, device,
                 batch_size: int = 8, progress: bool = False, desc: str = "scoring",
                 sort: bool = True, model=None, min_prefix: int = 8,
-                max_tokens: int | None = None) -> list[torch.Tensor]:
+                max_tokens: int | None = None, causal: bool = False) -> list[torch.Tensor]:
     """Apply `fn` (a batch of left-padded inputs -> one tensor row per input) in length-sorted
     batches (`sort=False`: in input order, for comparison) of at most `batch_size` rows and
     `max_tokens` padded tokens (`batches`; default `token_budget(device)`); return the rows in input order. With
     `model`, a common prefix of at least `min_prefix` tokens is computed once (SharedPrefix) and
-    the batches hold only what follows it."""
+    the batches hold only what follows it. `causal=True` (a causal model, and `fn` reads the
+    positions in `batch["last"]` where present, as `last_logits` does): batches without a shared
+    prefix are right-padded without a mask (`right_pad`)."""
     k = common_prefix(rows) if model is not None and len(rows) > 1 else 0
     prefix = SharedPrefix(model, rows[0][:k], device) if k >= min_prefix else None
     if prefix is not None:
@@ -130,7 +166,8 @@ def map_batches(rows: Sequence[Sequence[int]], fn: Callable[[dict], torch.Tensor
     out: list[torch.Tensor | None] = [None] * len(rows)
     with tqdm(total=len(rows), desc=desc, disable=not progress, unit="seq") as bar:
         for idx in batches(order, [len(r) for r in rows], batch_size, max_tokens or token_budget(device)):
-            batch = left_pad([rows[i] for i in idx], pad_id, device)
+            pad = right_pad if causal and prefix is None else left_pad
+            batch = pad([rows[i] for i in idx], pad_id, device)
             result = fn(prefix.extend(batch) if prefix else batch).float().cpu()
             for j, i in enumerate(idx):
                 out[i] = result[j]

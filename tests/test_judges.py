@@ -206,6 +206,32 @@ def test_shared_prefix_gives_the_same_scores(kind, bt_dir, short_prompt_lm):
     assert common_prefix([[1, 2, 3], [1, 2, 4, 5], [1, 2]]) == 1 and common_prefix([[7, 8], [7, 8]]) == 1
 
 
+def test_plain_pass_right_pads_without_a_mask_and_reads_each_rows_last_token(short_prompt_lm, monkeypatch):
+    """The indicator judge's plain pass runs right-padded batches with no attention mask (SDPA's
+    causal kernel) and reads each row at its own last token: same scores as left padding with a
+    mask, at any batch size."""
+    from genrm import batching, load_judge
+
+    pairs = varied_pairs(12)
+    judge = load_judge(str(short_prompt_lm), dtype=torch.float32)
+    judge.share_prefix = False
+    seen, right_pad = [], batching.right_pad
+
+    def recorded(rows, *args):
+        batch = right_pad(rows, *args)
+        seen.append(("attention_mask" in batch, len(set(map(len, rows)))))
+        return batch
+
+    monkeypatch.setattr(batching, "right_pad", recorded)
+    maskless = {b: [j.p_chosen_first for j in judge.judge(pairs, batch_size=b)] for b in (1, 5)}
+    assert seen and not any(mask for mask, _ in seen) and any(widths > 1 for _, widths in seen)  # padding present
+    monkeypatch.setattr(batching, "right_pad", batching.left_pad)  # the masked path, for reference
+    masked = [j.p_chosen_first for j in judge.judge(pairs, batch_size=5)]
+    for b in (1, 5):
+        assert max(abs(x - y) for x, y in zip(maskless[b], masked)) < 1e-4, b
+    assert len({round(x, 4) for x in masked}) > 6  # the scores differ between pairs: a misread row would show
+
+
 @pytest.mark.parametrize("kind", ["bt", "genrm"])
 def test_int8_judging_quantizes_the_blocks_and_stays_close(kind, bt_dir, short_prompt_lm):
     from genrm import load_judge

@@ -106,7 +106,7 @@ class HFGenerator:
         out: list[list[Completion]] = [[] for _ in rows]
         with tqdm(total=len(rows) * params.n, desc="sampling", unit="sample", disable=not progress) as bar:
             widths = [len(r) + params.max_new_tokens for r in rows]
-            for idx in batches(order, widths, self.batch_size, token_budget(self.device), params.n):
+            for idx in batches(order, widths, self.batch_size, token_budget(self.device, generate=True), params.n):
                 seeds = [sample_seed(params.seed, rows[i], first_index + j) for i in idx for j in range(params.n)]
                 for i, completions in zip(idx, self._batch([rows[i] for i in idx], params, seeds, prefix)):
                     out[i] = completions

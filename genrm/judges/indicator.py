@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-from genrm.batching import map_batches, require_fit
+from genrm.batching import last_logits, map_batches, require_fit
 from genrm.chat import chat_ids
 from genrm.lengths import TooLong, apply_policy, input_limit, too_long
 from genrm.models import load_causal_lm, prepare_tokenizer, resolve_model
@@ -58,13 +58,14 @@ class IndicatorJudge:
         require_fit(rows, input_limit(self.max_length, self.model, self.tokenizer))
         ids = torch.tensor(self.ids)
 
-        def last_logits(batch):
-            logits = self.model(**batch, logits_to_keep=1).logits[:, -1, :]
+        def p_indicator(batch):
+            logits = last_logits(self.model, batch)
             return torch.softmax(logits[:, ids.to(logits.device)].float(), dim=-1)[:, 0]
 
         device = next(self.model.parameters()).device
-        return [float(x) for x in map_batches(rows, last_logits, self.tokenizer.pad_token_id, device, batch_size, progress,
-                                              "judging", model=self.model if self.share_prefix else None)]
+        return [float(x) for x in map_batches(rows, p_indicator, self.tokenizer.pad_token_id, device, batch_size, progress,
+                                              "judging", model=self.model if self.share_prefix else None,
+                                              causal=True)]
 
     def judge(self, pairs: Sequence[PreferencePair], batch_size: int = 8, progress: bool = False) -> list[Judgment]:
         if not pairs:
