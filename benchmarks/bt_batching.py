@@ -25,7 +25,9 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def main() -> None:
     from transformers import AutoModelForSequenceClassification
 
+    from genrm.batching import batches, token_budget
     from genrm.data import load_pairs
+    from genrm.judges.base import both_responses
     from genrm.judges.bt import BTJudge
     from genrm.models import load_tokenizer, resolve_model
 
@@ -44,24 +46,23 @@ def main() -> None:
         model.save_pretrained(tmp)
         load_tokenizer("smollm2-135m").save_pretrained(tmp)
         judge = BTJudge.from_pretrained(tmp, dtype=torch.float32)
+    judge.share_prefix = False  # batching alone (the shared prefix is benchmarks/shared_prefix.py)
     pool = [p for name in ("alpacaeval", "xstest", "humanevalpack") for p in load_pairs(DATA / f"{name}.jsonl")
             if max(len(p.chosen_text), len(p.rejected_text)) <= args.max_chars]
     random.Random(args.seed).shuffle(pool)
     pairs = pool[:n]
-    rows = judge.rows(pairs)
+    rows = judge.rows(*both_responses(pairs))
     lengths = [len(r) for r in rows]
-    judge.scores(rows[:2], args.batch_size)  # warm-up
-    timings, scores = {}, {}
+    judge.row_rewards(rows[:2], args.batch_size)  # warm-up
+    timings, scores, padded = {}, {}, {}
     for name, sort in (("naive", False), ("sorted", True)):
         start = time.perf_counter()
-        scores[name] = judge.scores(rows, args.batch_size, sort=sort)
+        scores[name] = judge.row_rewards(rows, args.batch_size, sort=sort)
         timings[name] = time.perf_counter() - start
+        order = sorted(range(len(rows)), key=lambda i: lengths[i]) if sort else range(len(rows))
+        padded[name] = sum(len(group) * max(lengths[i] for i in group)  # the batches map_batches runs
+                           for group in batches(order, lengths, args.batch_size, token_budget("cpu")))
     diff = max(abs(a - b) for a, b in zip(scores["naive"], scores["sorted"]))
-    padded = {name: sum(max(lengths[i:i + args.batch_size]) * len(lengths[i:i + args.batch_size])
-                        for i in range(0, len(lengths), args.batch_size)) for name in ("naive",)}
-    sorted_lengths = sorted(lengths)
-    padded["sorted"] = sum(max(sorted_lengths[i:i + args.batch_size]) * len(sorted_lengths[i:i + args.batch_size])
-                           for i in range(0, len(lengths), args.batch_size))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     subsets = {p.subset.split("-")[0] for p in pairs}
     print(f"pairs={len(pairs)} from {sorted(subsets)} sequences={len(rows)} tokens={sum(lengths)} lengths {min(lengths)}..{max(lengths)} "
