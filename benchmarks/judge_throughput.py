@@ -7,9 +7,11 @@ with one last-position forward pass each. The CoT judge (genrm.judges.cot, the j
 stopping off: every vote drawn) and majority-votes their `[[A]]`/`[[B]]` verdicts. --quick keeps
 this shape at a smaller size (4 pairs, 2 votes, 64 tokens). Target (issue 7 item 1): >= 20x pairs/s.
 
-Also printed, from the same prompts: prefill tokens/s and the cost of one decode step at the batch
-size. From them, a cost model of the ratio: the indicator pays 2 prefills per pair, the CoT judge
-2 prefills (shared across its votes) plus 2 x votes x tokens decode-row steps. On this CPU a decode
+Also printed: the CoT judge with its prompts prefilled in one batch (before 2026-12-02; now in row
+groups within the CPU forward budget, genrm.batching), prefill tokens/s of the indicator judge's
+pass and the cost of one decode step at the batch size. From them, a cost model of the ratio: the
+indicator pays 2 prefills per pair, the CoT judge 2 prefills (shared across its votes) plus
+2 x votes x tokens decode-row steps. On this CPU a decode
 row-step costs about as much as prefilling a few tokens; on a GPU prefill runs at thousands of
 tokens per second while a decode step at a small batch costs about the same wall time as on a CPU
 (memory bound), so the ratio printed as "expected on a GPU" assumes prefill x`--gpu-prefill-speedup`
@@ -24,13 +26,15 @@ import time
 from pathlib import Path
 
 import torch
+from compute_efficiency import EARLIER_BUDGET, earlier_path
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @torch.no_grad()
 def costs(judge, prompts, steps: int = 16) -> tuple[float, float]:
-    """(prefill tokens/s, ms per decode step) on one left-padded batch of `prompts`."""
+    """(prefill tokens/s, ms per decode step) on one left-padded batch of `prompts` (the prefill
+    figure is that of one large batch; main() reports the indicator judge's own rate)."""
     from transformers import GenerationConfig
 
     from genrm.batching import left_pad
@@ -85,9 +89,16 @@ def main() -> None:
     generative_s = time.perf_counter() - start
     tokens = cot.tokens_generated
     unparsed = sum(not v.parsed for v in verdicts)
+    with earlier_path():  # the prompts' prefill in one batch, as before 2026-12-02
+        start = time.perf_counter()
+        whole = cot.judge(pairs, batch_size=args.batch_size)
+        whole_s = time.perf_counter() - start
+    same = sum(a.p_chosen == b.p_chosen for a, b in zip(verdicts, whole))
 
     prompts = [judge_messages(p, chosen_first=True, template="cot") for p in pairs]
-    prefill_rate, step_ms = costs(judge, prompts[: args.batch_size])
+    _, step_ms = costs(judge, prompts[: args.batch_size])
+    shown = [judge_messages(p, first, judge.template) for p in pairs for first in (True, False)]
+    prefill_rate = sum(map(len, chat_ids(judge.tokenizer, shown))) / indicator_s  # the indicator judge's own pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ind_rate, gen_rate = len(pairs) / indicator_s, len(pairs) / generative_s
     rationale = tokens / max(1, 2 * args.votes * len(pairs))
@@ -96,7 +107,10 @@ def main() -> None:
     print(f"indicator (both orders): {ind_rate:.3f} pairs/s ({indicator_s:.1f} s)")
     print(f"CoT (both orders, {args.votes} votes each, <= {args.max_new_tokens} new tokens): {gen_rate:.3f} pairs/s "
           f"({generative_s:.1f} s, {tokens} tokens generated, {rationale:.0f} per rationale, {unparsed} pairs without a verdict)")
-    print(f"prefill {prefill_rate:.0f} tokens/s; one decode step at batch {args.batch_size}: {step_ms:.0f} ms")
+    print(f"CoT with the prompts' prefill in one batch of up to {EARLIER_BUDGET} tokens (before 2026-12-02): "
+          f"{whole_s:.1f} s; now {whole_s / generative_s:.2f}x faster, same p_chosen on {same}/{len(pairs)} pairs")
+    print(f"prefill {prefill_rate:.0f} tokens/s (the indicator judge's pass); one decode step at batch "
+          f"{args.batch_size}: {step_ms:.0f} ms")
     ratio = ind_rate / gen_rate
     # cost model per pair: indicator 2 prompt prefills; CoT 2 prefills + 2 x votes x rationale row-steps
     rows = chat_ids(judge.tokenizer, prompts)

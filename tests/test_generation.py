@@ -39,6 +39,27 @@ def test_same_seed_same_samples_at_any_batch_layout(generator):
     generator.batch_size, generator.share_prefill = 3, True
 
 
+def test_prefill_in_row_groups_within_the_token_budget_changes_no_sample(generator, monkeypatch):
+    """The prompts' prefill runs in groups of rows that fit the forward-pass token budget and the
+    caches are stacked: the samples are those of one whole-batch prefill and of generate's own."""
+    from genrm import batching
+    from genrm.generation import hf
+    from genrm.generation.base import SamplingParams
+
+    params = SamplingParams(n=2, max_new_tokens=8, seed=3)
+    whole = texts(generator.generate(PROMPTS, params))
+    stacks, stacked = [], hf.stacked
+    monkeypatch.setattr(hf, "stacked", lambda caches, config: stacks.append(len(caches)) or stacked(caches, config))
+    monkeypatch.setitem(batching.MAX_BATCH_TOKENS, "cpu", 8)  # every prompt is longer: one row per group
+    for n in (1, 2):
+        grouped = texts(generator.generate(PROMPTS, SamplingParams(n=n, max_new_tokens=8, seed=3)))
+        assert grouped == [row[:n] for row in whole]
+    assert stacks == [3, 3]  # one batch of 3 prompts, prefilled one row at a time, for each n
+    generator.share_prefill = False  # generate prefills the whole batch itself
+    assert texts(generator.generate(PROMPTS, params)) == whole
+    generator.share_prefill = True
+
+
 def test_greedy_and_token_counts(generator):
     from genrm.generation.base import SamplingParams
 

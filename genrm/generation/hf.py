@@ -11,7 +11,9 @@ probability sits on a sampling boundary (rare; never seen on the test model).
 Shared prefill: the prompts of a batch are run through the model once (all but their last
 token), the KV cache is repeated for the `n` samples of each prompt, and `generate` continues
 from it, so a prompt's prefill is paid once, not `n` times (`share_prefill=False` re-prefills
-every sample, for comparison). Shared prefix: the token prefix every prompt of a call starts with
+every sample, for comparison). The prefill runs in groups of rows within the forward-pass token
+budget (genrm.batching.token_budget) while decoding keeps the whole batch: on CPU a prefill of
+thousands of tokens at once runs at half the FLOP rate. Shared prefix: the token prefix every prompt of a call starts with
 (system prompt, template header; 38 of 104 tokens of a compact CoT judge prompt, 175 of 273 of the
 MT-Bench one) is computed once per call (genrm.batching.SharedPrefix) and each batch continues
 from it (`share_prefix=False` turns it off, for comparison).
@@ -131,7 +133,7 @@ class HFGenerator:
         kwargs = {}
         if params.temperature > 0:
             kwargs["logits_processor"] = LogitsProcessorList([RowSampler(seeds, params.temperature, params.top_p)])
-        if (self.share_prefill and n > 1 and ids.shape[1] > head + 1) or prefix:
+        if (self.share_prefill and ids.shape[1] > head + 1) or prefix:
             kwargs[cache_kwarg(self.model)] = self._prefill(batch, n, prefix)
         output = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
                                      return_dict_in_generate=True, **kwargs)
@@ -169,17 +171,36 @@ class HFGenerator:
     def _prefill(self, batch: dict, n: int, prefix: SharedPrefix | None = None):
         """KV cache of every prompt but its last token, computed once and repeated n times; it
         starts from the shared prefix's cache when there is one (without share_prefill, only the
-        prefix is cached and `generate` prefills the rest of each of the n copies)."""
+        prefix is cached and `generate` prefills the rest of each of the n copies). The prompts
+        run in groups of rows within the forward-pass token budget (genrm.batching.token_budget:
+        on CPU a large prefill batch runs at half the FLOP rate), stacked into one cache."""
         from transformers import DynamicCache
 
-        if prefix is None:
-            cache, start = DynamicCache(config=self.model.config), 0
+        rows, start = batch["input_ids"].shape[0], prefix.length if prefix else 0
+        width = batch["input_ids"].shape[1] - 1 - start
+        if not (self.share_prefill and width > 0):
+            cache = prefix.copies(rows) if prefix else DynamicCache(config=self.model.config)
         else:
-            cache, start = prefix.copies(batch["input_ids"].shape[0]), prefix.length
-        if self.share_prefill and n > 1 and batch["input_ids"].shape[1] - 1 > start:
-            self.model(input_ids=batch["input_ids"][:, start:-1], attention_mask=batch["attention_mask"][:, :-1],
-                       position_ids=batch["position_ids"][:, start:-1], use_cache=True,
-                       **{cache_kwarg(self.model): cache}, logits_to_keep=1)
+            step = max(1, token_budget(self.device) // width)
+            parts = []
+            for lo in range(0, rows, step):
+                part = slice(lo, lo + step)
+                cache = prefix.copies(len(range(rows)[part])) if prefix else DynamicCache(config=self.model.config)
+                self.model(input_ids=batch["input_ids"][part, start:-1], attention_mask=batch["attention_mask"][part, :-1],
+                           position_ids=batch["position_ids"][part, start:-1], use_cache=True,
+                           **{cache_kwarg(self.model): cache}, logits_to_keep=1)
+                parts.append(cache)
+            cache = parts[0] if len(parts) == 1 else stacked(parts, self.model.config)
         if n > 1:
             cache.batch_repeat_interleave(n)
         return cache
+
+
+def stacked(caches: Sequence, config):
+    """One DynamicCache holding the rows of `caches` (each of the same length) in their order."""
+    from transformers import DynamicCache
+
+    out = DynamicCache(config=config)
+    for i in range(len(caches[0].layers)):
+        out.update(torch.cat([c.layers[i].keys for c in caches]), torch.cat([c.layers[i].values for c in caches]), i)
+    return out
