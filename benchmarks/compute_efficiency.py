@@ -28,8 +28,8 @@ copies/masks 0.8%. Tokenization, mask construction and the LM head (one position
 negligible. What is left: attention costs twice its share of FLOPs, and the elementwise work
 (RMSNorm, rotary, SiLU) is memory-bound; torch.compile fuses it (measured 1.45x more on this pass
 in 2048-token batches, after ~4 minutes of compiling on 2 cores: not worth it below a few
-thousand pairs, so not used). int8 (`--dtype int8`) is faster
-in wall time (benchmarks/int8_judging.py) but is not fp32 FLOPs.
+thousand pairs, so not used). int8 (`--dtype int8`) is faster in wall time
+(benchmarks/int8_judging.py) but is not fp32 FLOPs.
 """
 from __future__ import annotations
 

@@ -13,10 +13,11 @@ token), the KV cache is repeated for the `n` samples of each prompt, and `genera
 from it, so a prompt's prefill is paid once, not `n` times (`share_prefill=False` re-prefills
 every sample, for comparison). The prefill runs in groups of rows within the forward-pass token
 budget (genrm.batching.token_budget) while decoding keeps the whole batch: on CPU a prefill of
-thousands of tokens at once runs at half the FLOP rate. Shared prefix: the token prefix every prompt of a call starts with
-(system prompt, template header; 38 of 104 tokens of a compact CoT judge prompt, 175 of 273 of the
-MT-Bench one) is computed once per call (genrm.batching.SharedPrefix) and each batch continues
-from it (`share_prefix=False` turns it off, for comparison).
+thousands of tokens at once runs at half the FLOP rate. Shared prefix: the token prefix every
+prompt of a call starts with (system prompt, template header; 38 of 104 tokens of a compact CoT
+judge prompt, 175 of 273 of the MT-Bench one) is computed once per call
+(genrm.batching.SharedPrefix) and each batch continues from it (`share_prefix=False` turns it
+off, for comparison).
 
 Cue (SamplingParams.cue): after `generate`, its KV cache is kept and the cue's tokens are fed
 after each sample's own text (positions continue from the sample's last token, its EOS and
@@ -185,7 +186,7 @@ class HFGenerator:
             parts = []
             for lo in range(0, rows, step):
                 part = slice(lo, lo + step)
-                cache = prefix.copies(len(range(rows)[part])) if prefix else DynamicCache(config=self.model.config)
+                cache = prefix.copies(min(step, rows - lo)) if prefix else DynamicCache(config=self.model.config)
                 self.model(input_ids=batch["input_ids"][part, start:-1], attention_mask=batch["attention_mask"][part, :-1],
                            position_ids=batch["position_ids"][part, start:-1], use_cache=True,
                            **{cache_kwarg(self.model): cache}, logits_to_keep=1)
