@@ -177,16 +177,19 @@ class HFGenerator:
         on CPU a large prefill batch runs at half the FLOP rate), stacked into one cache."""
         from transformers import DynamicCache
 
+        def fresh(rows: int):
+            return prefix.copies(rows) if prefix else DynamicCache(config=self.model.config)
+
         rows, start = batch["input_ids"].shape[0], prefix.length if prefix else 0
         width = batch["input_ids"].shape[1] - 1 - start
         if not (self.share_prefill and width > 0):
-            cache = prefix.copies(rows) if prefix else DynamicCache(config=self.model.config)
+            cache = fresh(rows)
         else:
             step = max(1, token_budget(self.device) // width)
             parts = []
             for lo in range(0, rows, step):
                 part = slice(lo, lo + step)
-                cache = prefix.copies(min(step, rows - lo)) if prefix else DynamicCache(config=self.model.config)
+                cache = fresh(min(step, rows - lo))
                 self.model(input_ids=batch["input_ids"][part, start:-1], attention_mask=batch["attention_mask"][part, :-1],
                            position_ids=batch["position_ids"][part, start:-1], use_cache=True,
                            **{cache_kwarg(self.model): cache}, logits_to_keep=1)
