@@ -71,6 +71,7 @@ def real_data(data_dir: Path, n_train: int, n_heldout: int, per_subset: int, max
 def run_real(out: Path, model: str, size: str, overrides: dict, args, console) -> dict:
     from genrm.config import to_dict
     from genrm.demo import chosen_rows, run_methods, settings, write_outputs
+    from genrm.logs import quiet
     from genrm.runs import RunDir
 
     s = settings(size, overrides)
@@ -82,7 +83,8 @@ def run_real(out: Path, model: str, size: str, overrides: dict, args, console) -
     run.save_config(config)
     data = real_data(Path(args.data_dir), args.real_train, args.real_heldout, args.per_subset, args.max_chars, args.seed)
     console.print(f"real data: {data['info']}", highlight=False, soft_wrap=True)
-    methods = run_methods(run, model, data, s, chosen_rows(s), console=console)
+    with quiet(run / "genrm.log"):  # library chatter goes to the log, as in the built-in part (genrm.demo.run_demo)
+        methods = run_methods(run, model, data, s, chosen_rows(s), console=console)
     results = {"model": model, "size": size, "seed": args.seed, "settings": to_dict(s),
                "data": {split: {"n": len(data[split]), "subsets": sorted({p.subset for p in data[split]})} for split in ("train", "heldout", "ood")},
                "real_data": data["info"], "methods": methods}
