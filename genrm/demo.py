@@ -82,7 +82,7 @@ def _epochs(epochs: float, lr: float, batch: int, freeze: int, cache: bool = Fal
 # STaR trains on pairs solved in both orders, each pair's two orders in one batch (`balance: pair`, as GenRM
 # trains), with the loss on the verdict after the sampled rationale (`loss_on: verdict`): 4-token rationales
 # of a 135M model are noise whose loss swamps the one verdict token (README "genrm demo" has the measurements).
-# "medium": benchmarks/paper_table.py (about two hours; STaR resamples all 384 pairs every iteration, 4 rationales per order); "large": hours
+# "medium": benchmarks/paper_table.py (2-3 hours; STaR resamples all 384 pairs every iteration, 4 rationales per order); "large": hours
 COMPACT = {"indicator_template": "indicator-compact", "cot_template": "cot-compact"}
 STAR_SMALL = {"balance": "pair", "loss_on": "verdict"}  # the STaR data of the small sizes (above)
 # STaR-DPO compares the verdict letters (loss_on: verdict) of far fewer units than STaR-SFT trains on (a prompt needs a
