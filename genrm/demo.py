@@ -89,10 +89,6 @@ STAR_SMALL = {"balance": "pair", "loss_on": "verdict"}  # the STaR data of the s
 # right and a wrong rationale in both orders; 40 units at the default size): 3 passes in batches of 2 units, the best
 # of the settings measured (README "genrm demo")
 STAR_DPO_TRAIN = {**_epochs(3, 2e-4, 4, 24, cache=True), "beta": 0.1}
-# The medium size samples 4 rationales per order for every STaR method: with 2, STaR-DPO had 67 units of 384 pairs
-# and learned nothing in iteration 1 (50.0), with 4 it has 231 (69.5) and STaR-SFT 450 instead of 198 (84.0 instead
-# of 51.6); one DPO pair per prompt (README "paper_table.py --size medium")
-STAR_DPO_MEDIUM = {"dpo_pairs_per_prompt": 1, "train": STAR_DPO_TRAIN}
 SIZES = {
     "tiny": {"n_train": 8, "n_heldout": 8, "n_ood": 8,
              "eval": {"batch_size": 8, "votes": 1, "max_new_tokens": 8, "temperature": 0},
@@ -111,11 +107,14 @@ SIZES = {
     "medium": {**COMPACT, "n_train": 384, "n_heldout": 128, "n_ood": 128,
                "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4, "temperature": 0},
                "bt": _train(64, 2e-4, 8, 24, cache=True), "genrm": _train(256, 2e-4, 8, 24, cache=True),
+               # 4 rationales per order for every STaR method: with 2, STaR-DPO had 67 units of 384 pairs and learned
+               # nothing in iteration 1 (50.0); with 4 it has 231 (69.5), and STaR-SFT 450 instead of 198 (84.0 instead
+               # of 51.6); one DPO pair per prompt (README "paper_table.py --size medium")
                "star": {**STAR_SMALL, "iterations": 2, "shards": 1, "samples": 4, "max_train_pairs": 384,
                         "sampling": {"max_new_tokens": 4, "batch_size": 32}},
                "star_sft": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
                "star_rationalize": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
-               "star_dpo": STAR_DPO_MEDIUM},
+               "star_dpo": {"dpo_pairs_per_prompt": 1, "train": STAR_DPO_TRAIN}},
     "large": {"n_train": 800, "n_heldout": 200, "n_ood": 210, "ood_families": None,
               "eval": {"batch_size": 16, "votes": 4, "max_new_tokens": 96},
               "bt": _train(200, 1e-4, 8, 16), "genrm": _train(200, 1e-4, 8, 16),
