@@ -38,7 +38,7 @@ TRAIN = {"learning_rate": 1e-4, "num_train_epochs": 1, "per_device_train_batch_s
 
 def split_data(settings: dict, seed: int = 0):
     """(half A, half B, held-out pairs) with no prompt shared between any two of them."""
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
 
     def chars(p, side):  # ~3 characters per token keeps a pair under max_length without tokenizing
         return sum(len(m["content"]) for m in p.prompt) + len(getattr(p, side + "_text"))
@@ -64,7 +64,7 @@ def split_data(settings: dict, seed: int = 0):
 
 def best_of_n_rows(scores_a: list[list[float]], scores_b: list[list[float]], ns=NS) -> list[dict]:
     """Per n: judge A picks among samples 0..n-1; judge B compares the pick with the last sample."""
-    from genrm.bon import mean_ci
+    from genrm.policy.bon import mean_ci
     from genrm.stats import wilson
 
     rows = []
@@ -96,8 +96,8 @@ def main() -> int:
     work = Path(args.work or f"runs/bench-best-of-n{'-quick' if args.quick else ''}")
 
     from genrm import load_judge
-    from genrm.bon import PromptRow, pointwise_scores
     from genrm.generation.base import SamplingParams, load_generator
+    from genrm.policy.bon import PromptRow, pointwise_scores
     from genrm.runs import RunDir, atomic_write_json, read_jsonl
     from genrm.train.bt import train_bt
 

@@ -25,8 +25,8 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def main() -> None:
     from transformers import AutoModelForSequenceClassification
 
-    from genrm.batching import batches, token_budget
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
+    from genrm.forward_batches import batches, token_budget
     from genrm.judges.base import both_responses
     from genrm.judges.bt import BTJudge
     from genrm.models import load_tokenizer, resolve_model

@@ -12,7 +12,7 @@ Where the time goes (`--quick --profile`, 2 cores, Intel Xeon with AVX-512, fp32
 template on 8 human MT-Bench pairs, 16 sequences of 729 tokens on average). Before 2026-12-02 the
 judge ran left-padded batches of 8 rows (up to 16384 tokens) with a padding mask: 26.7% of the
 matmul rate (85.7 of 320.6 GFLOP/s); GEMM 46.2%, attention 28.5%, elementwise 22.0% (SiLU and the
-MLP's gate x up product alone 21%), copies/masks 2.9%. Two causes, both fixed in genrm.batching:
+MLP's gate x up product alone 21%), copies/masks 2.9%. Two causes, both fixed in genrm.forward_batches:
 - Batches of ~6k tokens spill the MLP's activations (tokens x 1536 floats, 35 MB) out of the
   cores' caches: the elementwise ops ran from memory at ~100M elements/s, and the gate/up GEMMs
   writing those activations ran at 98 GFLOP/s against 223 for the down projection of the same
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from genrm import batching
+from genrm import forward_batches
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -103,20 +103,20 @@ EARLIER_BUDGET = 16384  # CPU tokens per forward batch before 2026-12-02
 def earlier_path():
     """The judge's plain pass as it was before 2026-12-02: left-padded batches with a padding mask,
     up to EARLIER_BUDGET tokens each (for the side-by-side figure)."""
-    saved = batching.right_pad, dict(batching.MAX_BATCH_TOKENS)
-    batching.right_pad, batching.MAX_BATCH_TOKENS["cpu"] = batching.left_pad, EARLIER_BUDGET
+    saved = forward_batches.right_pad, dict(forward_batches.MAX_BATCH_TOKENS)
+    forward_batches.right_pad, forward_batches.MAX_BATCH_TOKENS["cpu"] = forward_batches.left_pad, EARLIER_BUDGET
     try:
         yield
     finally:
-        batching.right_pad = saved[0]
-        batching.MAX_BATCH_TOKENS.update(saved[1])
+        forward_batches.right_pad = saved[0]
+        forward_batches.MAX_BATCH_TOKENS.update(saved[1])
 
 
 def main() -> None:
-    from genrm.chat import chat_ids
-    from genrm.data import load_pairs
+    from genrm.data.chat import chat_ids
+    from genrm.data.pairs import load_pairs
     from genrm.judges.indicator import IndicatorJudge
-    from genrm.prompts import judge_messages
+    from genrm.judges.prompts import judge_messages
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="8 pairs (under a minute)")

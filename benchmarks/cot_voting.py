@@ -32,11 +32,11 @@ def summary(savings: dict, extra: str = "") -> str:
 
 
 def main() -> None:
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
     from genrm.generation.base import SamplingParams
     from genrm.generation.hf import HFGenerator
     from genrm.judges.cot import CoTJudge
-    from genrm.prompts import judge_messages
+    from genrm.judges.prompts import judge_messages
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 pairs, K = 4 and 8, 12 new tokens (about a minute)")

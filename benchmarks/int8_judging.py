@@ -4,7 +4,7 @@ transformer blocks' linear layers) against fp32, side by side in one run: the sa
 batch size, each timed after a warm-up on the same pairs.
 
 Pairs: human-labelled MT-Bench pairs from ../shared/data (mtbench_human_llmbar, the MT-Bench
-template) and the demo's built-in held-out pairs (genrm.synth, compact template). Printed per set:
+template) and the demo's built-in held-out pairs (genrm.data.synth, compact template). Printed per set:
 pairs/s both ways and the speed-up; mean and max |p_int8 - p_fp32|; verdicts that flip; accuracy
 both ways (n, Wilson 95% CI) with the exact paired sign test between them; the process's peak RSS.
 `--judge` takes any indicator judge (a trained run or export, or the zero-shot default model).
@@ -34,11 +34,11 @@ def timed(judge, pairs, batch_size: int) -> tuple[list[float], float]:
 
 
 def main() -> None:
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
+    from genrm.data.synth import make_pairs
     from genrm.eval.credit import credit
     from genrm.judges.base import load_judge
     from genrm.stats import paired_test, wilson
-    from genrm.synth import make_pairs
     from genrm.types import Judgment
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -8,7 +8,7 @@ stopping off: every vote drawn) and majority-votes their `[[A]]`/`[[B]]` verdict
 this shape at a smaller size (4 pairs, 2 votes, 64 tokens). Target (issue 7 item 1): >= 20x pairs/s.
 
 Also printed: the CoT judge with its prompts prefilled in one batch (before 2026-12-02; now in row
-groups within the CPU forward budget, genrm.batching), prefill tokens/s of the indicator judge's
+groups within the CPU forward budget, genrm.forward_batches), prefill tokens/s of the indicator judge's
 pass and the cost of one decode step at the batch size. From them, a cost model of the ratio: the
 indicator pays 2 prefills per pair, the CoT judge 2 prefills (shared across its votes) plus
 2 x votes x tokens decode-row steps. On this CPU a decode
@@ -37,8 +37,8 @@ def costs(judge, prompts, steps: int = 16) -> tuple[float, float]:
     figure is that of one large batch; main() reports the indicator judge's own rate)."""
     from transformers import GenerationConfig
 
-    from genrm.batching import left_pad
-    from genrm.chat import chat_ids
+    from genrm.data.chat import chat_ids
+    from genrm.forward_batches import left_pad
 
     tok = judge.tokenizer
     batch = left_pad(chat_ids(tok, prompts), tok.pad_token_id, "cpu")
@@ -55,12 +55,12 @@ def costs(judge, prompts, steps: int = 16) -> tuple[float, float]:
 
 
 def main() -> None:
-    from genrm.chat import chat_ids
-    from genrm.data import load_pairs
+    from genrm.data.chat import chat_ids
+    from genrm.data.pairs import load_pairs
     from genrm.generation.hf import HFGenerator
     from genrm.judges.cot import CoTJudge
     from genrm.judges.indicator import IndicatorJudge
-    from genrm.prompts import judge_messages
+    from genrm.judges.prompts import judge_messages
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="4 pairs, 2 votes, 64 new tokens (a few minutes)")

@@ -9,7 +9,7 @@ Steps (each reuses what an earlier run left in --out where it can):
    rewardbench==0.1.4 and setuptools<81 (rewardbench.py imports pkg_resources, which a fresh venv
    lacks);
 2. a BT judge: --run (a run directory, checkpoint or export), or OUT/bt-run trained for a few steps
-   with `genrm train bt` on genrm.synth pairs; exported with `genrm export` to OUT/export;
+   with `genrm train bt` on genrm.data.synth pairs; exported with `genrm export` to OUT/export;
 3. pairs: --per-subset pairs per RewardBench subset from --data-dir ({alpacaeval,xstest,
    humanevalpack}.jsonl, official subset names; read, never copied into the repo), only pairs of at
    most --max-chars characters (prompt + longer response), drawn with random.Random(f"{seed}:{subset}"),
@@ -161,7 +161,7 @@ def bt_run(args, out: Path) -> Path:
     if (run / "checkpoint" / "genrm_judge.json").is_file():
         print(f"reusing the BT run in {run}", flush=True)
         return run
-    from genrm.synth import write_splits
+    from genrm.data.synth import write_splits
 
     splits = write_splits(out / "synth", n_train=32, n_heldout=8, n_ood=8, seed=args.seed)
     print(f"training a BT judge on {args.model} for {args.steps} steps ...", flush=True)

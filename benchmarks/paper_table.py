@@ -2,7 +2,7 @@
 """The paper's table at a configurable size: every method of genrm.demo on (a) the built-in data
 and (b) real human-labelled data, in-distribution held-out vs out-of-distribution RewardBench.
 
-(a) built-in: genrm.synth families (train + held-out) vs families never trained on, at --size.
+(a) built-in: genrm.data.synth families (train + held-out) vs families never trained on, at --size.
 (b) real: trains on the human-labelled pool in ../shared/data (autoj_pairwise, pandalm,
     mtbench_human_llmbar, llmeval2_llmbar, faireval_llmbar), held-out split by prompt (no prompt in
     both), and evaluates out of distribution on the partial RewardBench there (alpacaeval-*: Chat,
@@ -39,7 +39,7 @@ def _size(pair) -> int:
 
 def real_data(data_dir: Path, n_train: int, n_heldout: int, per_subset: int, max_chars: int, seed: int = 0) -> dict:
     """{"train", "heldout", "ood"} PreferencePair lists plus "info" (counts and what was left out)."""
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
     from genrm.eval.runner import subsample
 
     pool, info = [], {"max_chars": max_chars, "left_out_too_long": {}}
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/paper_table")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--which", default="builtin,real", help="comma list of builtin, real")
-    parser.add_argument("--size", default="large", choices=("tiny", "default", "medium", "large"), help="method settings (genrm/demo.py SIZES)")
+    parser.add_argument("--size", default="large", choices=("tiny", "default", "medium", "large"), help="method settings (genrm/demo/settings.py SIZES)")
     parser.add_argument("--quick", action="store_true", help="smoke run: --size tiny and a few real pairs")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a size setting")
     parser.add_argument("--data-dir", default=str(DATA_DIR))

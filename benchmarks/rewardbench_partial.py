@@ -33,7 +33,7 @@ def main() -> int:
 
     import torch
 
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
     from genrm.eval.report import print_table
     from genrm.eval.runner import evaluate, subsample
     from genrm.judges.base import load_judge

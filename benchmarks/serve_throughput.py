@@ -2,7 +2,7 @@
 """`genrm serve` throughput: requests/s of POST /score at 1, 8 and 32 concurrent clients, with
 batching across requests (--batch-size N) against one request per judge call (--batch-size 1).
 
-The server (genrm.serve.JudgeServer, in this process on 127.0.0.1) serves a BT judge: by default a
+The server (genrm.serving.server.JudgeServer, in this process on 127.0.0.1) serves a BT judge: by default a
 one-label head on the embedded SmolLM2-135M (untrained head, which does not change the cost);
 `--judge` takes anything pointwise that `genrm.load_judge` accepts (`length`: the HTTP path alone).
 Each request is what OpenRLHF sends per sample: one query = a prompt rendered with the judge's chat
@@ -47,8 +47,8 @@ def build_judge(name: str):
 
 
 def bodies(judge, data: Path, n: int, max_chars: int, seed: int) -> list[bytes]:
-    from genrm.chat import render
-    from genrm.data import load_pairs
+    from genrm.data.chat import render
+    from genrm.data.pairs import load_pairs
 
     tokenizer = getattr(judge, "tokenizer", None)
     pool = [(p.prompt[-1]["content"], text) for name in ("alpacaeval", "xstest") for p in load_pairs(data / f"{name}.jsonl")
@@ -87,7 +87,7 @@ def cell(url: str, requests: list[bytes], clients: int) -> tuple[float, list[flo
 def main() -> None:
     import torch
 
-    from genrm.serve import JudgeServer
+    from genrm.serving.server import JudgeServer
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="32 requests per cell, texts <= 150 characters (about a minute)")

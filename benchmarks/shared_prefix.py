@@ -1,5 +1,5 @@
 # .venv/bin/python benchmarks/shared_prefix.py [--quick] [--pairs 48] [--batch-size 16]
-"""Shared-prefix reuse (genrm.batching.SharedPrefix): the judge prompts' common prefix (system
+"""Shared-prefix reuse (genrm.forward_batches.SharedPrefix): the judge prompts' common prefix (system
 prompt, template header) computed once per run instead of once per row, against the plain pass.
 
 Side by side in one run, same judge, same pairs, same batch size: the indicator judge (both
@@ -33,16 +33,16 @@ def timed(judge, pairs, batch_size: int, share: bool) -> tuple[float, list]:
 def main() -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from genrm.batching import common_prefix
-    from genrm.chat import chat_ids
-    from genrm.data import load_pairs
+    from genrm.data.chat import chat_ids
+    from genrm.data.pairs import load_pairs
+    from genrm.data.synth import make_pairs
+    from genrm.forward_batches import common_prefix
     from genrm.generation.hf import HFGenerator
     from genrm.judges.bt import BTJudge
     from genrm.judges.cot import CoTJudge
     from genrm.judges.indicator import IndicatorJudge
+    from genrm.judges.prompts import judge_messages
     from genrm.models import load_tokenizer, resolve_model
-    from genrm.prompts import judge_messages
-    from genrm.synth import make_pairs
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="12 pairs per set")

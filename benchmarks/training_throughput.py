@@ -45,9 +45,9 @@ DPO_VARIANTS = {"TRL defaults": {}, "cached frozen layers": {"cache_frozen_layer
 
 
 def dpo_examples(n: int):
-    from genrm.prompts import judge_messages
+    from genrm.data.synth import make_pairs
+    from genrm.judges.prompts import judge_messages
     from genrm.star.samples import dpo_example
-    from genrm.synth import make_pairs
 
     reasons = ("It follows the instruction.", "It ignores what was asked.")
     return [dpo_example(judge_messages(p, first, "cot-compact"), f"{reasons[0]}\n\nFinal verdict: [[{'A' if first else 'B'}]]",
@@ -71,11 +71,11 @@ def run_dpo_variant(name: str, steps: int, batch_size: int, n: int) -> dict:
 
 
 def examples(n: int, max_tokens: int, data: str):
-    from genrm.chat import chat_ids
-    from genrm.data import load_pairs
+    from genrm.data.chat import chat_ids
+    from genrm.data.pairs import load_pairs
+    from genrm.data.synth import make_pairs
+    from genrm.judges.prompts import judge_messages
     from genrm.models import load_tokenizer
-    from genrm.prompts import judge_messages
-    from genrm.synth import make_pairs
     from genrm.train.genrm import genrm_examples
 
     if data == "builtin":

@@ -1,5 +1,5 @@
 """genrm: train and evaluate generative reward models (Mahan et al. 2024) and their baselines."""
-from genrm.data import DataError, load_pairs
+from genrm.data.pairs import DataError, load_pairs
 from genrm.types import Judgment, PreferencePair
 
 __version__ = "0.1.0"

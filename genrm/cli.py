@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
-    from genrm.shard import check_launch
+    from genrm.distributed import check_launch
 
     if args.verbose:
         import os

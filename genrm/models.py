@@ -5,7 +5,7 @@
 once to safetensors in the cache directory (atomically) and reused afterwards.
 `load_tokenizer(name, side=...)` gives a tokenizer with a pad token that is not a content token,
 the padding side for its use, and a chat template.
-Conversations become text or tokens in genrm.chat (`render`, `chat_ids`), nowhere else.
+Conversations become text or tokens in genrm.data.chat (`render`, `chat_ids`), nowhere else.
 """
 from __future__ import annotations
 

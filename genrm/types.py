@@ -142,7 +142,7 @@ class EvalResult:
     chance: float = 0.5
     notes: list[str] = field(default_factory=list)
     seconds: float | None = None
-    skipped: dict = field(default_factory=dict)  # left out, with counts per subset (genrm.lengths.skip_report)
+    skipped: dict = field(default_factory=dict)  # left out, with counts per subset (genrm.data.lengths.skip_report)
     memory: dict = field(default_factory=dict)  # peak RSS (and CUDA) of the process, GiB
     options: dict = field(default_factory=dict)  # the judge's card and how it was loaded (dtype, backend, sampling)
 

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from genrm.bon import (
+from genrm.data.pairs import DataError
+from genrm.policy.bon import (
     Ranking,
     accept,
     acceptance_probs,
@@ -15,7 +16,6 @@ from genrm.bon import (
     rank,
     rejection_sample,
 )
-from genrm.data import DataError
 from genrm.types import Judgment
 
 PROMPT = [{"role": "user", "content": "say something"}]

@@ -190,7 +190,7 @@ def test_one_order_mode_shows_a_seeded_random_order():
     random order per pair it scores the share of pairs shown chosen-first, and per-order accuracy says why."""
     from genrm.eval.runner import evaluate
     from genrm.judges.cot import CoTJudge
-    from genrm.prompts import shown_orders
+    from genrm.judges.prompts import shown_orders
 
     pairs = make_pairs(40, seed=1)
     always_a = CoTJudge(ScriptedGenerator(["[[A]]"]), votes=1, both_orders=False)

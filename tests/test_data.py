@@ -3,7 +3,7 @@ import json
 import pytest
 
 from genrm.cli import main
-from genrm.data import DataError, load_pairs
+from genrm.data.pairs import DataError, load_pairs
 
 RB_ROW = {"prompt": "What is 2+2?", "chosen": "4", "rejected": "5", "chosen_model": "m1", "rejected_model": "m2",
           "subset": "math-prm", "id": 7}

@@ -3,9 +3,9 @@ import json
 import pytest
 
 from genrm.config import ConfigError
+from genrm.data.synth import make_pairs
 from genrm.demo import ROWS, SPLITS, STEPS, load_results, markdown, run_demo, settings
 from genrm.runs import RunDir
-from genrm.synth import make_pairs
 
 
 @pytest.fixture(scope="module")

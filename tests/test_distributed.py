@@ -73,7 +73,7 @@ def test_two_process_training_and_sharded_eval(tmp_path, tiny_model_dir, env, me
 
 
 def test_check_launch_names_a_single_process_cpu_launch(monkeypatch):
-    from genrm.shard import check_launch
+    from genrm.distributed import check_launch
 
     for key in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
         monkeypatch.delenv(key, raising=False)

@@ -206,7 +206,7 @@ class DiesAfter:
 
 
 def test_killed_eval_resumes_from_its_journal(bench_file, bt_dir, tmp_path):
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
     from genrm.eval.runner import evaluate
     from genrm.judges.base import load_judge
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from genrm.data import DataError
+from genrm.data.pairs import DataError
 from genrm.eval import credit as C
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2

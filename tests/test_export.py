@@ -99,7 +99,7 @@ def test_model_card_states_judge_data_and_evaluation(genrm_export):
 
 
 def test_model_card_of_a_bt_judge_and_hub_metadata():
-    from genrm.model_card import model_card
+    from genrm.export.model_card import model_card
 
     card = {"kind": "bt", "position_policy": "pointwise", "base_model": "meta-llama/Llama-3.1-8B-Instruct",
             "run_config": {"data": "HuggingFaceH4/ultrafeedback_binarized", "data_split": "train_prefs", "train_pairs": 100,

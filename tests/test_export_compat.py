@@ -46,7 +46,7 @@ def tiny_checkpoint(directory, kind: str, rope: dict | None = None, seed: int = 
 
 
 def export(tmp_path, kind: str, **kwargs):
-    from genrm.export import export_run
+    from genrm.export.checkpoint import export_run
 
     checkpoint = tiny_checkpoint(tmp_path / "run" / "checkpoint", kind, **kwargs)
     return checkpoint, export_run(tmp_path / "run", tmp_path / "export")
@@ -108,7 +108,7 @@ def test_bt_export_same_scores_genrm_and_plain_transformers(tmp_path):
 
 
 def test_legacy_config_rope_variants():
-    from genrm.export import legacy_config
+    from genrm.export.checkpoint import legacy_config
 
     llama3 = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
               "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
@@ -144,7 +144,7 @@ def test_llama3_rope_export_reads_the_same_from_legacy_keys(tmp_path):
 def test_inconsistent_legacy_keys_are_an_error(tmp_path):
     """The export checks what the legacy keys say on their own: a rope_theta that disagrees with
     rope_parameters (what 4.x would load) raises instead of exporting a different model."""
-    from genrm.export import check_same_under_transformers, make_compatible
+    from genrm.export.checkpoint import check_same_under_transformers, make_compatible
 
     checkpoint = tiny_checkpoint(tmp_path / "checkpoint", "bt")
     copy = tmp_path / "copy"
@@ -171,7 +171,7 @@ def test_bt_export_pad_token_distinct_from_eos(tmp_path):
 
     from transformers import AutoTokenizer
 
-    from genrm.export import export_run
+    from genrm.export.checkpoint import export_run
 
     out = export_run(tmp_path / "run", tmp_path / "export")
     tok = AutoTokenizer.from_pretrained(out)
@@ -183,7 +183,7 @@ def test_bt_export_pad_token_distinct_from_eos(tmp_path):
 def test_dated_chat_template_is_pinned(tmp_path):
     """A template that prints a date (Llama 3.x style) renders genrm's fixed date when a loader
     passes none (the harness does not pass date_string)."""
-    from genrm import chat
+    from genrm.data import chat
     checkpoint = tiny_checkpoint(tmp_path / "run" / "checkpoint", "bt")
     template = ('{%- if not date_string is defined %}{%- set date_string = "01 Jan 2000" %}{%- endif %}'
                 "Today Date: {{ date_string }}\n" + (checkpoint / "chat_template.jinja").read_text())
@@ -191,7 +191,7 @@ def test_dated_chat_template_is_pinned(tmp_path):
 
     from transformers import AutoTokenizer
 
-    from genrm.export import export_run
+    from genrm.export.checkpoint import export_run
 
     out = export_run(tmp_path / "run", tmp_path / "export")
     conv = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]

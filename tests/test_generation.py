@@ -42,7 +42,7 @@ def test_same_seed_same_samples_at_any_batch_layout(generator):
 def test_prefill_in_row_groups_within_the_token_budget_changes_no_sample(generator, monkeypatch):
     """The prompts' prefill runs in groups of rows that fit the forward-pass token budget and the
     caches are stacked: the samples are those of one whole-batch prefill and of generate's own."""
-    from genrm import batching
+    from genrm import forward_batches
     from genrm.generation import hf
     from genrm.generation.base import SamplingParams
 
@@ -50,7 +50,7 @@ def test_prefill_in_row_groups_within_the_token_budget_changes_no_sample(generat
     whole = texts(generator.generate(PROMPTS, params))
     stacks, stacked = [], hf.stacked
     monkeypatch.setattr(hf, "stacked", lambda caches, config: stacks.append(len(caches)) or stacked(caches, config))
-    monkeypatch.setitem(batching.MAX_BATCH_TOKENS, "cpu", 8)  # every prompt is longer: one row per group
+    monkeypatch.setitem(forward_batches.MAX_BATCH_TOKENS, "cpu", 8)  # every prompt is longer: one row per group
     for n in (1, 2):
         grouped = texts(generator.generate(PROMPTS, SamplingParams(n=n, max_new_tokens=8, seed=3)))
         assert grouped == [row[:n] for row in whole]
@@ -88,8 +88,8 @@ def test_cue_probabilities_continue_each_samples_kv_cache(tiny_model_dir):
     Sharp attention (scaled queries and keys) makes positions and masks matter to the logits."""
     import torch
 
-    from genrm.batching import common_prefix
-    from genrm.chat import chat_ids
+    from genrm.data.chat import chat_ids
+    from genrm.forward_batches import common_prefix
     from genrm.generation.base import SamplingParams
     from genrm.generation.hf import HFGenerator
 

@@ -54,7 +54,7 @@ def test_over_context_pair_is_a_located_error_or_a_reported_skip(kind, tiny_mode
 def test_training_refuses_or_skips_an_over_context_pair(tmp_path):
     from test_train import FAST, make_pairs, save_judge_tiny
 
-    from genrm.data import DataError
+    from genrm.data.pairs import DataError
     from genrm.train.genrm import train_genrm
 
     model = str(save_judge_tiny(tmp_path / "m"))
@@ -69,7 +69,7 @@ def test_training_refuses_or_skips_an_over_context_pair(tmp_path):
 
 
 def test_cot_judge_reserves_room_for_its_rationale(tiny_model_dir):
-    from genrm.data import DataError
+    from genrm.data.pairs import DataError
     from genrm.judges.base import load_judge
 
     judge = load_judge(str(tiny_model_dir), kind="cot", votes=1, max_new_tokens=4000, dtype=torch.float32)
@@ -83,22 +83,22 @@ def test_cot_judge_reserves_room_for_its_rationale(tiny_model_dir):
 def test_batches_are_bounded_by_tokens_and_scores_do_not_change(tiny_bt_dir, monkeypatch):
     from test_judges import varied_pairs
 
-    from genrm import batching
+    from genrm import forward_batches
     from genrm.judges.base import load_judge
 
-    groups = list(batching.batches(range(6), [10, 10, 10, 100, 100, 1000], batch_size=8, max_tokens=250))
+    groups = list(forward_batches.batches(range(6), [10, 10, 10, 100, 100, 1000], batch_size=8, max_tokens=250))
     assert groups == [[0, 1, 2], [3, 4], [5]]  # a row wider than the budget goes alone
     judge = load_judge(str(tiny_bt_dir), dtype=torch.float32)
     pairs = varied_pairs(12)
     wide = [j.p_chosen for j in judge.judge(pairs, batch_size=16)]
-    shapes, pad = [], batching.left_pad
+    shapes, pad = [], forward_batches.left_pad
 
     def recorded(rows, *args):
         shapes.append((len(rows), max(map(len, rows))))
         return pad(rows, *args)
 
-    monkeypatch.setattr(batching, "MAX_BATCH_TOKENS", {"cpu": 64, "cuda": 64})
-    monkeypatch.setattr(batching, "left_pad", recorded)
+    monkeypatch.setattr(forward_batches, "MAX_BATCH_TOKENS", {"cpu": 64, "cuda": 64})
+    monkeypatch.setattr(forward_batches, "left_pad", recorded)
     narrow = [j.p_chosen for j in judge.judge(pairs, batch_size=16)]
     assert len(shapes) > 2 and all(rows * width <= 64 or rows == 1 for rows, width in shapes)
     assert narrow == pytest.approx(wide, abs=1e-4)
@@ -110,8 +110,8 @@ def test_batches_are_bounded_by_tokens_and_scores_do_not_change(tiny_bt_dir, mon
 def test_special_token_strings_in_content_are_plain_text(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from genrm.chat import chat_ids, render
-    from genrm.prompts import judge_messages
+    from genrm.data.chat import chat_ids, render
+    from genrm.judges.prompts import judge_messages
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     end = tok.convert_tokens_to_ids("<|im_end|>")
@@ -130,9 +130,9 @@ def test_special_token_strings_in_content_are_plain_text(tiny_model_dir):
 def test_injection_cannot_hijack_the_indicator_judge(tiny_model_dir):
     """The judge's p for a response that spells the template's control tokens is the p of that text
     read as plain text (its escaped form), not of the forged structure."""
-    from genrm.chat import render
+    from genrm.data.chat import render
     from genrm.judges.base import load_judge
-    from genrm.prompts import judge_messages
+    from genrm.judges.prompts import judge_messages
 
     judge = load_judge(str(tiny_model_dir), dtype=torch.float32, template="indicator-compact")
     hostile = pair(INJECTION)
@@ -216,7 +216,7 @@ EXPECTED_KINDS = {"invalid_utf8": 1, "nul_char": 1, "malformed_json": 1, "empty_
 
 
 def test_hostile_corpus_is_located_or_counted(tmp_path):
-    from genrm.data import DataError, load_pairs
+    from genrm.data.pairs import DataError, load_pairs
 
     data = hostile_corpus(tmp_path)
     with pytest.raises(DataError, match=r"a.jsonl, row 4: invalid UTF-8"):
@@ -264,9 +264,9 @@ def test_eval_over_a_hostile_corpus_reports_every_skip_and_resumes(tiny_bt_dir, 
 
 
 def test_star_best_of_n_and_raft_locate_or_skip_over_context_prompts(tiny_model_dir, tmp_path):
-    from genrm.bon import PromptRow, load_prompts
-    from genrm.data import DataError
-    from genrm.lengths import fit_prompts
+    from genrm.data.lengths import fit_prompts
+    from genrm.data.pairs import DataError
+    from genrm.policy.bon import PromptRow, load_prompts
     from genrm.star.config import resolve_config
     from genrm.star.loop import fit
 

@@ -124,7 +124,7 @@ def test_load_judge_dispatch_and_errors(tiny_model_dir, tmp_path):
 
 def test_bt_max_length_error_names_the_pair(bt_dir):
     from genrm import load_judge
-    from genrm.data import DataError
+    from genrm.data.pairs import DataError
 
     judge = load_judge(str(bt_dir), max_length=20)
     with pytest.raises(DataError, match=r"toy.jsonl, row 1, field '\w+': pair 'v0' is \d+ tokens, over the limit of 20") as e:
@@ -169,7 +169,7 @@ def test_foreign_bt_checkpoint_keeps_its_pad_convention(tiny_model_dir, tmp_path
 
 def test_indicator_one_order_mode_matches_that_order_of_both(short_prompt_lm):
     from genrm import load_judge
-    from genrm.prompts import shown_orders
+    from genrm.judges.prompts import shown_orders
 
     pairs = varied_pairs(12)
     both = load_judge(str(short_prompt_lm), dtype=torch.float32).judge(pairs, batch_size=4)
@@ -186,13 +186,13 @@ def test_indicator_one_order_mode_matches_that_order_of_both(short_prompt_lm):
 def test_shared_prefix_gives_the_same_scores(kind, bt_dir, short_prompt_lm):
     """The judge prompts' common prefix (system prompt, template header) computed once: same scores."""
     from genrm import load_judge
-    from genrm.batching import common_prefix
-    from genrm.chat import chat_ids
+    from genrm.data.chat import chat_ids
+    from genrm.forward_batches import common_prefix
 
     pairs = varied_pairs(10)
     judge = load_judge(str(bt_dir if kind == "bt" else short_prompt_lm), dtype=torch.float32)
     if kind == "genrm":
-        from genrm.prompts import judge_messages
+        from genrm.judges.prompts import judge_messages
 
         rows = chat_ids(judge.tokenizer, [judge_messages(p, True) for p in pairs])
         assert common_prefix(rows) >= 8  # the shared system prompt is long enough to be shared
@@ -210,7 +210,8 @@ def test_plain_pass_right_pads_without_a_mask_and_reads_each_rows_last_token(sho
     """The indicator judge's plain pass runs right-padded batches with no attention mask (SDPA's
     causal kernel) and reads each row at its own last token: same scores as left padding with a
     mask, at any batch size."""
-    from genrm import batching, load_judge
+    from genrm import forward_batches as batching
+    from genrm import load_judge
 
     pairs = varied_pairs(12)
     judge = load_judge(str(short_prompt_lm), dtype=torch.float32)

@@ -46,12 +46,12 @@ def test_embedded_default_prefers_the_right_answer_in_both_orders():
 
 def test_templates_that_insert_todays_date_get_a_fixed_one(tiny_model_dir):
     """Llama 3.x templates print strftime_now() unless given date_string: genrm renders every prompt
-    (scoring, sampling, SFT, BT and DPO all tokenize through genrm.chat) with one fixed date."""
+    (scoring, sampling, SFT, BT and DPO all tokenize through genrm.data.chat) with one fixed date."""
     import datetime
 
     from transformers import AutoTokenizer
 
-    from genrm.chat import FIXED_DATE, chat_ids, render
+    from genrm.data.chat import FIXED_DATE, chat_ids, render
     from genrm.train.dpo import DPOExample, tokenize
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from genrm.bon import PromptRow
-from genrm.raft import iteration_prompts, sample_metrics, top_k_examples
+from genrm.policy.bon import PromptRow
+from genrm.policy.raft import iteration_prompts, sample_metrics, top_k_examples
 
 
 def _record(pid, scores, texts=None):

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from genrm.judges.length import LengthJudge
-from genrm.protocol import ChatFrame, RequestError, score_request
-from genrm.serve import JudgeServer
+from genrm.serving.protocol import ChatFrame, RequestError, score_request
+from genrm.serving.server import JudgeServer
 from genrm.types import PreferencePair
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def user(text: str) -> list[dict]:
 
 
 def test_chat_template_prompt_is_unwrapped_and_eos_dropped(tiny_model_dir):
-    from genrm.chat import render
+    from genrm.data.chat import render
     from genrm.models import load_tokenizer
 
     tok = load_tokenizer(str(tiny_model_dir))
@@ -115,7 +115,7 @@ def test_chat_template_prompt_is_unwrapped_and_eos_dropped(tiny_model_dir):
 
 def test_score_batches_concurrent_requests_and_matches_bt_score(tiny_bt_dir, tiny_model_dir, serve):
     from genrm import load_judge
-    from genrm.chat import render
+    from genrm.data.chat import render
     from genrm.models import load_tokenizer
 
     bt = load_judge(str(tiny_bt_dir), max_length=96)

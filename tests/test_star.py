@@ -16,7 +16,7 @@ import yaml
 from test_cot import build_verdict_model, make_pairs
 
 from genrm.config import ConfigError
-from genrm.prompts import parse_verdict
+from genrm.judges.prompts import parse_verdict
 
 RECIPES = Path(__file__).parent.parent / "recipes"
 TINY = {"iterations": 1, "shards": 1, "samples": 2, "eval_baseline": False,
@@ -207,7 +207,7 @@ def test_sigkill_and_resume(model_dir, tmp_path):
     rows = read_jsonl(samples)
     expected = {(p.id, o, j) for p in train for o in ("chosen_first", "chosen_second") for j in range(2)}
     assert keys(rows) == Counter(dict.fromkeys(expected, 1))  # no duplicate, none missing
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
 
     judged = [r["key"] for r in read_jsonl(run / "iter-1/eval/held-out/judgments.jsonl")[1:]]
     assert sorted(judged) == sorted(p.key for p in load_pairs(tmp_path / "eval.jsonl"))
@@ -262,8 +262,8 @@ def test_pair_balance_keeps_pairs_solved_in_both_orders_as_units():
 
 
 def test_verdict_only_examples_read_the_rationale_and_train_the_verdict(tiny_model_dir):
+    from genrm.judges.prompts import split_at_verdict
     from genrm.models import load_tokenizer
-    from genrm.prompts import split_at_verdict
     from genrm.star.samples import sft_example
     from genrm.train.sft import tokenize
 

@@ -2,10 +2,8 @@ import json
 
 import pytest
 
-from genrm.data import load_pairs
-from genrm.eval.runner import evaluate
-from genrm.judges.length import LengthJudge
-from genrm.synth import (
+from genrm.data.pairs import load_pairs
+from genrm.data.synth import (
     OOD_FAMILIES,
     TRAIN_FAMILIES,
     is_refusal,
@@ -15,6 +13,8 @@ from genrm.synth import (
     satisfies,
     write_splits,
 )
+from genrm.eval.runner import evaluate
+from genrm.judges.length import LengthJudge
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):

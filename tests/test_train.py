@@ -13,7 +13,7 @@ import pytest
 import tiny
 import torch
 
-from genrm.prompts import SYSTEM
+from genrm.judges.prompts import SYSTEM
 from genrm.types import PreferencePair
 
 FAST = {"lr_scheduler_type": "constant", "warmup_steps": 0, "weight_decay": 0.0, "disable_tqdm": True,

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from genrm.trl_reward import JudgeReward
+from genrm.policy.trl_reward import JudgeReward
 from genrm.types import Judgment, PreferencePair
 
 

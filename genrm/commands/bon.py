@@ -3,18 +3,18 @@
 Best-of-N: sample N answers per prompt from the policy, rank them with the judge (anything
 `genrm.load_judge` accepts), write one JSON line per prompt (`prompt`, `candidates` with text and
 score or wins, `winner`) and a summary (FILE.summary.json + a table).
-Options (a recipe such as recipes/bon-tiny.yaml, or key=value; genrm.bon.BonConfig): policy, judge, prompts,
+Options (a recipe such as recipes/bon-tiny.yaml, or key=value; genrm.policy.bon.BonConfig): policy, judge, prompts,
 n (the command-line options of the same names override them), ranking=auto|score|knockout|round_robin, seed=0, limit,
 chunk_size=8, judge_kind, sampling.{temperature,top_p,max_new_tokens,batch_size,backend,dtype},
 eval.batch_size (judge). `--resume` keeps the rows already in FILE and does only the missing prompts.
 """
 from __future__ import annotations
 
-from genrm.commands.sampling_options import resolve  # the recipe + options -> BonConfig
+from genrm.policy.options import resolve  # the recipe + options -> BonConfig
 
 
 def add_arguments(parser) -> None:
-    from genrm.commands.sampling_options import add_arguments as add
+    from genrm.policy.options import add_arguments as add
 
     add(parser, "answers")
 
@@ -24,12 +24,12 @@ def run(args) -> int:
 
     from rich.console import Console
 
-    from genrm.bon import format_mean_ci, mean_ci, stream
-    from genrm.commands.sampling_options import summary_path
     from genrm.config import ConfigError
-    from genrm.data import DataError
+    from genrm.data.pairs import DataError
     from genrm.eval.report import rich_table
     from genrm.logs import quiet
+    from genrm.policy.bon import format_mean_ci, mean_ci, stream
+    from genrm.policy.options import summary_path
     from genrm.runs import atomic_write_json
 
     console = Console()

@@ -20,7 +20,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from genrm.data import DataError, load_pairs
+    from genrm.data.pairs import DataError, load_pairs
 
     console = Console()
     try:

@@ -1,6 +1,6 @@
 """genrm demo [--out DIR] [--model M] [--size tiny|default|medium|large] [--quick] [--set KEY=VALUE ...]
 
-The paper's comparison in miniature: builds checkable preference data (genrm.synth), then scores
+The paper's comparison in miniature: builds checkable preference data (genrm.data.synth), then scores
 the length baseline, the zero-shot indicator and CoT judges, and trains BT, GenRM, STaR-SFT,
 STaR-Rationalizer (not at the default size; --set 'rows=[...]' picks methods) and STaR-DPO
 judges, on an in-distribution held-out set and an out-of-distribution set of task families

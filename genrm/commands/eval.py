@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.lengths import POLICIES
+from genrm.data.lengths import POLICIES
 
 
 @dataclass
@@ -35,7 +35,7 @@ class EvalRunConfig:
     orders: str | None = None  # pairwise judges: both (default) | one seeded random order per pair
     max_length: int | None = None  # token limit passed to the judge
     dtype: str | None = None  # auto | bfloat16 | float32 | int8 (CPU dynamic quantization)
-    template: str | None = None  # judge prompt template (genrm.prompts) of a pairwise judge
+    template: str | None = None  # judge prompt template (genrm.judges.prompts) of a pairwise judge
     votes: int | None = None  # CoT: sampled verdicts per order
     adaptive: bool | None = None  # CoT: stop a pair once its majority is settled (same verdicts)
     temperature: float | None = None  # CoT sampling
@@ -120,12 +120,12 @@ def resolve(args) -> EvalRunConfig:
 
 def run(args) -> int:
     from genrm.config import ConfigError
-    from genrm.data import DataError
+    from genrm.data.pairs import DataError
+    from genrm.distributed import is_main_process
     from genrm.eval.report import console_for_output, print_table
     from genrm.eval.runner import DEFAULT_DATA, evaluate, load_bench, subsample
     from genrm.judges.base import load_judge
     from genrm.logs import quiet
-    from genrm.shard import is_main_process
 
     console = console_for_output()
     try:

@@ -21,7 +21,7 @@ def run(args) -> int:
 
     from rich.console import Console
 
-    from genrm.export import export_run, push_to_hub
+    from genrm.export.checkpoint import export_run, push_to_hub
 
     console = Console()
     if args.private and not args.push_to_hub:

@@ -2,7 +2,7 @@
 
 Reward-ranked fine-tuning: each iteration samples n answers per prompt from the current policy,
 ranks them with the judge, fine-tunes (SFT) on the top-k per prompt and continues from the new
-checkpoint. Keys (genrm/raft.py DEFAULTS): iterations=2, n=4, top_k=1, ranking=auto|score|round_robin,
+checkpoint. Keys (genrm/policy/raft.py DEFAULTS): iterations=2, n=4, top_k=1, ranking=auto|score|round_robin,
 limit, prompts_per_iteration, seed, eval_final, sampling.{temperature,top_p,max_new_tokens,batch_size,
 backend,dtype}, train.{learning_rate,num_train_epochs,...,lora,freeze_layers,max_length}.
 Rerunning the same command on the same RUN resumes after the last finished step.
@@ -25,7 +25,7 @@ def resolve(args):
     """The RaftConfig of the recipe, its key=value overrides and the command-line options, checked
     (train.* keys against TRL's SFTConfig too)."""
     from genrm.config import load_config
-    from genrm.raft import check_config
+    from genrm.policy.raft import check_config
 
     config = load_config(args.config, args.overrides)
     config.update({key: getattr(args, key) for key in ("policy", "judge", "prompts") if getattr(args, key) is not None})
@@ -36,11 +36,11 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from genrm.bon import format_mean_ci
     from genrm.config import ConfigError, to_dict
-    from genrm.data import DataError
+    from genrm.data.pairs import DataError
     from genrm.logs import quiet
-    from genrm.raft import Raft
+    from genrm.policy.bon import format_mean_ci
+    from genrm.policy.raft import Raft
 
     console = Console()
     try:

@@ -10,11 +10,11 @@ rate. Other options as for `genrm bon` (ranking=auto|score|round_robin).
 """
 from __future__ import annotations
 
-from genrm.commands.sampling_options import resolve  # the recipe + options -> BonConfig
+from genrm.policy.options import resolve  # the recipe + options -> BonConfig
 
 
 def add_arguments(parser) -> None:
-    from genrm.commands.sampling_options import add_arguments as add
+    from genrm.policy.options import add_arguments as add
 
     add(parser, "candidates")
 
@@ -24,12 +24,12 @@ def run(args) -> int:
 
     from rich.console import Console
 
-    from genrm.bon import mean_ci, rejection_sample, stream
-    from genrm.commands.sampling_options import summary_path
     from genrm.config import ConfigError
-    from genrm.data import DataError
+    from genrm.data.pairs import DataError
     from genrm.eval.report import rich_table
     from genrm.logs import quiet
+    from genrm.policy.bon import mean_ci, rejection_sample, stream
+    from genrm.policy.options import summary_path
     from genrm.runs import atomic_write_json
 
     console = Console()

@@ -1,7 +1,7 @@
 """genrm serve JUDGE --port P [--host 127.0.0.1] [--batch-size N] [--max-wait-ms M] [--queue-size Q] [--max-length L]
 
 Serve a judge (anything `genrm.load_judge` accepts: run dir, export, HF id, smollm2-135m, length)
-over HTTP until SIGINT/SIGTERM, batching concurrent requests (genrm.serve, genrm.protocol):
+over HTTP until SIGINT/SIGTERM, batching concurrent requests (genrm.serving.server, genrm.serving.protocol):
 POST /score (OpenRLHF remote reward model: point `--reward.remote_url`, or `--remote_rm_url` before
 OpenRLHF 0.10.2, at http://HOST:P/score; pointwise judges only), POST /judge (pairs, any judge),
 GET /health. On a signal it stops accepting, answers every accepted request and exits 0.
@@ -32,7 +32,7 @@ def run(args) -> int:
 
     from genrm.judges.base import load_judge
     from genrm.logs import quiet
-    from genrm.serve import JudgeServer
+    from genrm.serving.server import JudgeServer
 
     options = {"max_length": args.max_length} if args.max_length is not None else {}
     try:

@@ -48,7 +48,7 @@ def run(args) -> int:
     from rich.console import Console
 
     from genrm.config import ConfigError
-    from genrm.data import DataError
+    from genrm.data.pairs import DataError
     from genrm.logs import quiet
 
     console = Console()

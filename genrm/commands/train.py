@@ -22,7 +22,7 @@ class TrainRun:
     `genrm star` selects them: training pairs shuffled with the trainer's `seed`, then held out, then cut."""
 
     model: str = "smollm2-135m"  # HF id, local dir or the embedded default
-    data: str | None = None  # training pairs: file, directory or hub id (genrm.data.load_pairs)
+    data: str | None = None  # training pairs: file, directory or hub id (genrm.data.pairs.load_pairs)
     data_split: str | None = None  # split of a hub dataset or snapshot directory (training data)
     eval_data: str | None = None  # held-out pairs; the run then writes RUN/eval/
     eval_fraction: float | None = None  # without eval_data: hold out this fraction of `data` instead
@@ -81,7 +81,7 @@ def select_pairs(spec: TrainRun, seed: int) -> tuple[list, list | None]:
     """(training pairs, held-out pairs or None) of a checked TrainRun."""
     import random
 
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
 
     pairs = list(load_pairs(spec.data, split=spec.data_split))
     random.Random(seed).shuffle(pairs)
@@ -111,7 +111,7 @@ def run(args) -> int:
     from rich.table import Table
 
     from genrm.config import ConfigError
-    from genrm.data import DataError
+    from genrm.data.pairs import DataError
     from genrm.logs import quiet
     from genrm.runs import RunDir
     from genrm.train.common import losses

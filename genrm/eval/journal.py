@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from genrm.distributed import is_main_process, judge_all, wait_for_everyone
 from genrm.runs import Journal
-from genrm.shard import is_main_process, judge_all, wait_for_everyone
 from genrm.types import Judgment, PreferencePair
 
 NAME = "judgments.jsonl"

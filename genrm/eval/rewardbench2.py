@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.data import DataError
+from genrm.data.pairs import DataError
 from genrm.eval.credit import credit, is_pointwise, probability_credit
 from genrm.types import Judgment, PreferencePair
 
@@ -60,7 +60,7 @@ class BestOfRow:
 
 def load_rows(source: str | Path, split: str | None = None) -> list[BestOfRow]:
     """Rows of a RewardBench 2 file, directory or hub id; DataError names file, row and field."""
-    from genrm.data import data_files, file_rows, hub_rows
+    from genrm.data.pairs import data_files, file_rows, hub_rows
 
     path = Path(source)
     if path.is_dir():

@@ -19,12 +19,12 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from genrm.data.lengths import apply_policy, peak_memory, skip_report
+from genrm.distributed import is_main_process
 from genrm.eval import credit as C
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2
 from genrm.eval.journal import judge_journaled
-from genrm.lengths import apply_policy, peak_memory, skip_report
-from genrm.shard import is_main_process
 from genrm.stats import wilson
 from genrm.types import EvalResult, Judgment, PreferencePair, Score, record_bytes
 
@@ -36,7 +36,7 @@ DEFAULT_DATA = {"rewardbench": "allenai/reward-bench", "rewardbench2": "allenai/
 def load_bench(bench: str, data: str | None = None, split: str | None = None, skip_invalid: bool = False) -> list:
     """PreferencePairs (or BestOfRows for rewardbench2) of a bench; `data` overrides the hub default.
     With `skip_invalid`, bad rows are skipped and listed in the result's `.skipped` (data.PairList)."""
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
 
     if bench not in BENCHES:
         raise ValueError(f"unknown bench {bench!r} (expected one of {', '.join(BENCHES)} or file:PATH)")
@@ -81,7 +81,7 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
     """Judge every pair (or best-of-4 row), credit it under the one policy, score subsets and
     sections; with `out`, journal the judgments (a rerun resumes) and write results.json,
     report.md and chart.png there. Pairs over the judge's token limit are a located error, or with
-    `over_length="skip"` left out and reported (genrm.lengths); `invalid` lists the rows the loader
+    `over_length="skip"` left out and reported (genrm.data.lengths); `invalid` lists the rows the loader
     skipped (DataError), reported beside them. `options` (how the judge was loaded: dtype, backend,
     sampling) and the judge's card are recorded in the result."""
     from genrm import __version__

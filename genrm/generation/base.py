@@ -45,7 +45,7 @@ class Completion:
 @runtime_checkable
 class Generator(Protocol):
     """What judges and loops use of a sampling backend: `tokenizer` renders prompts exactly as the
-    backend does (genrm.chat.chat_ids; CoT forced verdicts continue a prompt's tokens), `batch_size` is
+    backend does (genrm.data.chat.chat_ids; CoT forced verdicts continue a prompt's tokens), `batch_size` is
     prompts per forward batch (None where the backend schedules its own batches, as vLLM does)."""
 
     tokenizer: object
@@ -59,7 +59,7 @@ class Generator(Protocol):
 
     def generate_ids(self, rows: Sequence[Sequence[int]], params: SamplingParams, progress: bool = False,
                      first_index: int = 0) -> list[list[Completion]]:
-        """As `generate`, for prompts already tokenized (genrm.chat.chat_ids: content as plain text)."""
+        """As `generate`, for prompts already tokenized (genrm.data.chat.chat_ids: content as plain text)."""
         ...
 
 

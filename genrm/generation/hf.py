@@ -12,11 +12,11 @@ Shared prefill: the prompts of a batch are run through the model once (all but t
 token), the KV cache is repeated for the `n` samples of each prompt, and `generate` continues
 from it, so a prompt's prefill is paid once, not `n` times (`share_prefill=False` re-prefills
 every sample, for comparison). The prefill runs in groups of rows within the forward-pass token
-budget (genrm.batching.token_budget) while decoding keeps the whole batch: on CPU a prefill of
+budget (genrm.forward_batches.token_budget) while decoding keeps the whole batch: on CPU a prefill of
 thousands of tokens at once runs at half the FLOP rate. Shared prefix: the token prefix every
 prompt of a call starts with (system prompt, template header; 38 of 104 tokens of a compact CoT
 judge prompt, 175 of 273 of the MT-Bench one) is computed once per call
-(genrm.batching.SharedPrefix) and each batch continues from it (`share_prefix=False` turns it
+(genrm.forward_batches.SharedPrefix) and each batch continues from it (`share_prefix=False` turns it
 off, for comparison).
 
 Cue (SamplingParams.cue): after `generate`, its KV cache is kept and the cue's tokens are fed
@@ -32,10 +32,10 @@ from collections.abc import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from genrm.batching import SharedPrefix, batches, common_prefix, left_pad, require_fit, token_budget
-from genrm.chat import chat_ids
+from genrm.data.chat import chat_ids
+from genrm.data.lengths import input_limit
+from genrm.forward_batches import SharedPrefix, batches, common_prefix, left_pad, require_fit, token_budget
 from genrm.generation.base import Completion, SamplingParams
-from genrm.lengths import input_limit
 from genrm.models import cache_kwarg, load_causal_lm, load_tokenizer
 from genrm.types import Message
 
@@ -100,7 +100,7 @@ class HFGenerator:
 
     def generate_ids(self, rows: Sequence[Sequence[int]], params: SamplingParams, progress: bool = False,
                      first_index: int = 0) -> list[list[Completion]]:
-        """As `generate`, for prompts already tokenized (genrm.chat.chat_ids)."""
+        """As `generate`, for prompts already tokenized (genrm.data.chat.chat_ids)."""
         rows = [list(r) for r in rows]
         require_fit(rows, None if self.context is None else self.context - params.max_new_tokens)
         k = common_prefix(rows) if self.share_prefix and len(rows) > 1 else 0
@@ -173,7 +173,7 @@ class HFGenerator:
         """KV cache of every prompt but its last token, computed once and repeated n times; it
         starts from the shared prefix's cache when there is one (without share_prefill, only the
         prefix is cached and `generate` prefills the rest of each of the n copies). The prompts
-        run in groups of rows within the forward-pass token budget (genrm.batching.token_budget:
+        run in groups of rows within the forward-pass token budget (genrm.forward_batches.token_budget:
         on CPU a large prefill batch runs at half the FLOP rate), stacked into one cache."""
         from transformers import DynamicCache
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from genrm.chat import chat_ids
+from genrm.data.chat import chat_ids
 from genrm.generation.base import Completion, SamplingParams
 from genrm.generation.hf import sample_seed
 from genrm.models import load_tokenizer, resolve_model

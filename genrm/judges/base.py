@@ -4,7 +4,7 @@ Every judge judges pairs (`Judge.judge`). A pointwise judge (BT, the length base
 one response at a time (`PointwiseJudge.score`): best-of-N, rejection sampling and the GRPO
 adapter ask for that capability with `isinstance(judge, PointwiseJudge)`, never by kind.
 
-A judge with a token limit says which pairs exceed it (`Bounded.too_long`, genrm.lengths).
+A judge with a token limit says which pairs exceed it (`Bounded.too_long`, genrm.data.lengths).
 
 A judge directory may hold `genrm_judge.json` (the judge card written at export). Without one,
 a sequence-classification checkpoint with one label is a Bradley-Terry judge and a chat causal
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from genrm.lengths import TooLong
+from genrm.data.lengths import TooLong
 from genrm.models import resolve_model
 from genrm.types import Judgment, Message, PreferencePair
 
@@ -45,7 +45,7 @@ class Judge(Protocol):
 
 @runtime_checkable
 class Bounded(Protocol):
-    """A judge whose inputs have a token limit (genrm.lengths): `too_long(pairs)` lists the pairs
+    """A judge whose inputs have a token limit (genrm.data.lengths): `too_long(pairs)` lists the pairs
     whose judge input exceeds it. Its `judge()` refuses such pairs with a located error; callers
     that may skip them (evaluate, STaR, the server) ask first."""
 
@@ -121,15 +121,18 @@ def load_judge(path_or_id: str, kind: str | None = None, **options) -> Judge:
     """Rebuild a judge: an exported genrm checkpoint, a plain one-label HF sequence classifier
     (BT), a plain chat causal LM (zero-shot indicator judge, or CoT with kind='cot'), or "length"."""
     if path_or_id == "length" or kind == "length":
-        from genrm.judges.length import LengthJudge
-
-        return LengthJudge()
+        return judge_class("length")()
     path = resolve_model(path_or_id)
     if not Path(path, CARD).is_file() and Path(path, "checkpoint", CARD).is_file():
         path = str(Path(path, "checkpoint"))  # a run directory written by `genrm train`
     card = read_card(path)
     kind = kind or card.get("kind") or detect_kind(path)
+    return judge_class(kind).from_pretrained(path, card=card, name=path_or_id, **options)
+
+
+def judge_class(kind: str) -> type:
+    """The class of a judge kind, imported from the JUDGES registry when first asked for."""
     if kind not in JUDGES:
         raise ValueError(f"unknown judge kind {kind!r} (expected one of {sorted(JUDGES)})")
     module, cls = JUDGES[kind].split(":")
-    return getattr(importlib.import_module(module), cls).from_pretrained(path, card=card, name=path_or_id, **options)
+    return getattr(importlib.import_module(module), cls)

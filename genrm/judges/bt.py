@@ -17,17 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from genrm.batching import map_batches
-from genrm.chat import chat_ids
+from genrm.data.chat import chat_ids
+from genrm.data.lengths import TooLong, apply_policy, input_limit, too_long
+from genrm.forward_batches import map_batches
 from genrm.judges.base import Response, assistant, both_responses, pointwise_judgments
-from genrm.lengths import TooLong, apply_policy, input_limit, too_long
 from genrm.models import placed, prepare_tokenizer, torch_dtype
 from genrm.types import Judgment, Message, PreferencePair
 
 
 def conversation_ids(tokenizer, prompts: Sequence[list[Message]], responses: Sequence[Response]) -> list[list[int]]:
     """Token ids of each prompt + response conversation, as TRL's RewardTrainer tokenizes them
-    (content as plain text: genrm.chat)."""
+    (content as plain text: genrm.data.chat)."""
     return chat_ids(tokenizer, [list(p) + assistant(r) for p, r in zip(prompts, responses)], generation_prompt=False)
 
 
@@ -51,7 +51,7 @@ class BTJudge:
     def __init__(self, model, tokenizer, max_length: int | None = None, name: str = "bt", own_checkpoint: bool = True,
                  share_prefix: bool = True):
         self.model, self.name, self.max_length = model, name, max_length
-        self.share_prefix = share_prefix  # the conversations' common prefix computed once (genrm.batching)
+        self.share_prefix = share_prefix  # the conversations' common prefix computed once (genrm.forward_batches)
         if own_checkpoint:
             self.tokenizer = prepare_tokenizer(tokenizer, side="left", name=name)
         else:

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
-from genrm.chat import chat_ids, plain_ids
+from genrm.data.chat import chat_ids, plain_ids
+from genrm.data.lengths import TooLong, apply_policy, too_long
 from genrm.generation.base import Completion, SamplingParams, load_generator
-from genrm.lengths import TooLong, apply_policy, too_long
-from genrm.prompts import chosen_position, judge_messages, parse_verdict, shown_orders
+from genrm.judges.prompts import chosen_position, judge_messages, parse_verdict, shown_orders
 from genrm.types import Judgment, PreferencePair
 
 

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 import torch
 
-from genrm.batching import last_logits, map_batches, require_fit
-from genrm.chat import chat_ids
-from genrm.lengths import TooLong, apply_policy, input_limit, too_long
+from genrm.data.chat import chat_ids
+from genrm.data.lengths import TooLong, apply_policy, input_limit, too_long
+from genrm.forward_batches import last_logits, map_batches, require_fit
+from genrm.judges.prompts import indicator_ids, judge_messages, shown_orders
 from genrm.models import load_causal_lm, prepare_tokenizer, resolve_model
-from genrm.prompts import indicator_ids, judge_messages, shown_orders
 from genrm.types import Judgment, PreferencePair
 
 
@@ -26,7 +26,7 @@ class IndicatorJudge:
                  max_length: int | None = None, name: str = "genrm", order_seed: int = 0, template: str = "indicator",
                  share_prefix: bool = True):
         self.model, self.tokenizer, self.name = model, prepare_tokenizer(tokenizer, side="left"), name
-        self.share_prefix = share_prefix  # the judge prompts' common prefix computed once (genrm.batching)
+        self.share_prefix = share_prefix  # the judge prompts' common prefix computed once (genrm.forward_batches)
         self.indicators, self.both_orders, self.max_length = tuple(indicators), both_orders, max_length
         self.order_seed, self.template = order_seed, template
         self.ids = indicator_ids(tokenizer, self.indicators)

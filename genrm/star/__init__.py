@@ -5,6 +5,8 @@
 
 config.py holds the defaults and validation, samples.py the durable sampling and the SFT/DPO set
 construction, loop.py the iteration, evaluation and resume logic.
+
+May import: train, eval, judges, generation, data, models and the foundation.
 """
 from genrm.star.loop import run_star
 

@@ -22,7 +22,7 @@ TRAIN_DEFAULTS = {"sft": {"learning_rate": 1e-6}, "rationalize": {"learning_rate
 class StarConfig:
     method: str = "dpo"
     model: str = "smollm2-135m"
-    data: str | None = None  # training pairs: a file, directory or hub id (genrm.data.load_pairs)
+    data: str | None = None  # training pairs: a file, directory or hub id (genrm.data.pairs.load_pairs)
     data_split: str | None = None
     eval_data: str | None = None  # held-out pairs (in-distribution); none: hold out eval_fraction of data
     eval_fraction: float = 0.1
@@ -35,7 +35,7 @@ class StarConfig:
     shards: int = 3  # ... over 3 equal shards, iteration i sampling shard (i-1) % shards
     samples: int = 4  # K rationales per pair and order (not reported in the paper)
     both_orders: bool = True  # sample and judge both orders; else one seeded random order per pair
-    template: str = "cot"  # judge template (genrm.prompts), used for sampling, training and judging
+    template: str = "cot"  # judge template (genrm.judges.prompts), used for sampling, training and judging
     force_verdict: bool = False  # continue tag-less samples with "Final verdict: [[" (judges/cot.py); for small models
     seed: int = 0
     restart_from_base: bool = False  # sft/rationalize: train every iteration from the base model on all data so far
@@ -64,7 +64,7 @@ def resolve_config(config: dict) -> StarConfig:
             raise ConfigError(f"'{key}' must be a positive integer, not {getattr(cfg, key)!r}")
     if cfg.sampling.backend not in ("hf", "vllm"):
         raise ConfigError(f"sampling.backend must be 'hf' or 'vllm', not {cfg.sampling.backend!r}")
-    from genrm.lengths import POLICIES
+    from genrm.data.lengths import POLICIES
 
     if cfg.over_length not in POLICIES:
         raise ConfigError(f"over_length must be one of {', '.join(POLICIES)}, not {cfg.over_length!r}")
@@ -81,7 +81,7 @@ def resolve_config(config: dict) -> StarConfig:
     if cfg.restart_from_base and cfg.method == "dpo":
         raise ConfigError("restart_from_base applies to sft and rationalize (each iteration retrains the base model on "
                           "every set so far); STaR-DPO always continues from the latest model: remove the key")
-    from genrm.prompts import COT_TEMPLATES
+    from genrm.judges.prompts import COT_TEMPLATES
 
     if cfg.template not in COT_TEMPLATES:
         raise ConfigError(f"template must be a CoT template ({', '.join(COT_TEMPLATES)}), not {cfg.template!r}")

@@ -124,7 +124,7 @@ def prepare(run: RunDir, cfg: StarConfig, train_pairs, eval_pairs, eval_sets) ->
 
 
 def load(source, split, key: str) -> list[PreferencePair]:
-    from genrm.data import load_pairs
+    from genrm.data.pairs import load_pairs
 
     if not source:
         raise ConfigError(f"no '{key}' given: pass --data (or pairs to run_star)")
@@ -134,11 +134,11 @@ def load(source, split, key: str) -> list[PreferencePair]:
 def fit(pairs: list[PreferencePair], cfg: StarConfig) -> tuple[list[PreferencePair], int]:
     """(pairs whose CoT judge prompt fits in both orders, how many were dropped). The limit is
     max_prompt_tokens (a filter: longer pairs are dropped and counted), else the model's context
-    less the longest rationale sampled (genrm.lengths: a located error, or with over_length: skip
+    less the longest rationale sampled (genrm.data.lengths: a located error, or with over_length: skip
     dropped and counted)."""
-    from genrm.lengths import apply_policy, model_limit, too_long
+    from genrm.data.lengths import apply_policy, model_limit, too_long
+    from genrm.judges.prompts import judge_messages
     from genrm.models import load_tokenizer
-    from genrm.prompts import judge_messages
 
     tok = load_tokenizer(cfg.model)
     reserve = max(cfg.sampling.max_new_tokens, cfg.eval.max_new_tokens)

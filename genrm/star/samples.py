@@ -30,7 +30,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from genrm.generation.base import SamplingParams
-from genrm.prompts import chosen_position, judge_messages, parse_verdict, shown_orders, split_at_verdict
+from genrm.judges.prompts import chosen_position, judge_messages, parse_verdict, shown_orders, split_at_verdict
 from genrm.runs import Journal
 from genrm.train.dpo import DPOExample
 from genrm.train.sft import SFTExample

@@ -1,1 +1,7 @@
-"""genrm.train"""
+"""Training through TRL: bt.py (RewardTrainer), genrm.py and sft.py (SFTTrainer, loss on the
+indicator or the rationale), dpo.py (DPOTrainer for STaR-DPO); common.py holds what every trainer
+shares (settings, freezing, LoRA, checkpoints, evaluation after training) and cached.py the
+frozen-bottom cache.
+
+May import: eval, judges, generation, data, models and the foundation.
+"""

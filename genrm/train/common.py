@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from genrm.config import key_paths, load_typed, split_trainer_kwargs
+from genrm.distributed import world_size
 from genrm.judges.base import CARD
 from genrm.runs import atomic_write_json
-from genrm.shard import world_size
 
 OWN_KEYS = {"lora", "freeze_layers", "max_length", "over_length", "cache_frozen_layers"}
 # the paper's optimiser settings (REFERENCE.md §1); learning rate per method is set by callers.
@@ -99,7 +99,7 @@ def current_names(cls, config: dict) -> dict:
 
 def length_limit(own: dict, model: str) -> tuple[int | None, str]:
     """(token limit, over-length policy) of a training run: max_length, else the model's context."""
-    from genrm.lengths import check_policy, model_limit
+    from genrm.data.lengths import check_policy, model_limit
 
     limit = own.get("max_length")
     return (model_limit(model) if limit is None else limit), check_policy(own.get("over_length", "error"))
@@ -107,9 +107,9 @@ def length_limit(own: dict, model: str) -> tuple[int | None, str]:
 
 def enforce_length(over: list, kept: int, what: str, limit: int | None, policy: str) -> None:
     """`over`: (pair or None, tokens) of each example over the limit. Policy "error": the first one
-    that comes from a pair is a located error (genrm.lengths.TooLong); examples of no pair (sampled
+    that comes from a pair is a located error (genrm.data.lengths.TooLong); examples of no pair (sampled
     rationales) and, under "skip", every one are dropped and counted. No example left is an error."""
-    from genrm.lengths import TooLong
+    from genrm.data.lengths import TooLong
 
     if policy == "error":
         for pair, tokens in over:
@@ -227,7 +227,7 @@ def save_checkpoint(model, tokenizer, out: Path, card: dict, log_history: list |
     writes and the others wait for it."""
     import shutil
 
-    from genrm.shard import is_main_process, wait_for_everyone
+    from genrm.distributed import is_main_process, wait_for_everyone
 
     target = out / "checkpoint"
     if not is_main_process():

@@ -1,6 +1,6 @@
 """DPO on (prompt, chosen completion, rejected completion) through TRL's DPOTrainer (STaR-DPO).
 
-Rows are tokenized here with genrm.chat (content as plain text, the fixed date), the way TRL
+Rows are tokenized here with genrm.data.chat (content as plain text, the fixed date), the way TRL
 tokenizes conversational rows: the prompt with the generation prompt, each completion the tokens
 after the prompt in the closed prompt + completion conversation (ending with the template's
 end-of-turn = EOS). TRL's DPOTrainer takes them as they are (`PreTokenizedDPO`). A completion's
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.chat import chat_ids
+from genrm.data.chat import chat_ids
 from genrm.models import load_tokenizer, resolve_model
 from genrm.train.cached import cached_bottom
 from genrm.train.common import (

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genrm.config import ConfigError
+from genrm.judges.prompts import INDICATOR_TEMPLATES, indicator_ids, judge_messages
 from genrm.models import load_tokenizer
-from genrm.prompts import INDICATOR_TEMPLATES, indicator_ids, judge_messages
 from genrm.train.common import check_keys, data_card, write_eval
 from genrm.train.sft import SFTExample, train_sft
 from genrm.types import PreferencePair

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.chat import chat_ids, plain_ids
+from genrm.data.chat import chat_ids, plain_ids
 from genrm.models import load_tokenizer, resolve_model
 from genrm.train.cached import cached_bottom
 from genrm.train.common import (
@@ -42,7 +42,7 @@ def tokenize(tokenizer, examples: Sequence[SFTExample], max_length: int | None =
              unit: int = 1) -> tuple[list[dict], list[tuple[PreferencePair | None, int]]]:
     """Rows with input_ids and labels (-100 on the prompt and any prefix), and (pair, tokens) of each example over
     max_length, left out (never truncated: a truncated judge prompt loses its answer). With `unit`
-    > 1 a unit of consecutive examples is kept or left out whole. Content is plain text (genrm.chat)."""
+    > 1 a unit of consecutive examples is kept or left out whole. Content is plain text (genrm.data.chat)."""
     prompts = chat_ids(tokenizer, [ex.prompt for ex in examples])
     completions = plain_ids(tokenizer, [ex.completion for ex in examples])
     prefixes = plain_ids(tokenizer, [ex.prefix for ex in examples])

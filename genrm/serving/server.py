@@ -4,10 +4,10 @@
     ... POST server.url + "/score" ...
     server.stop()                                                 # answers every accepted request first
 
-Endpoints (bodies: genrm.protocol): POST /score (OpenRLHF's remote reward model; also at
+Endpoints (bodies: genrm.serving.protocol): POST /score (OpenRLHF's remote reward model; also at
 /get_reward) for pointwise judges, POST /judge for any judge, GET /health. Request threads
 (http.server's ThreadingHTTPServer, one connection per request) parse and validate a body and
-wait on the Batcher (genrm.batcher), whose one worker thread owns the judge. Every error is a
+wait on the Batcher (genrm.serving.request_batcher), whose one worker thread owns the judge. Every error is a
 JSON `{"error": ...}` with a 4xx/5xx status; the server keeps serving.
 """
 from __future__ import annotations
@@ -17,9 +17,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from genrm.batcher import Batcher
 from genrm.judges.base import PointwiseJudge
-from genrm.protocol import ChatFrame, RequestError, judge_request, judgment_answer, parse_json, score_request
+from genrm.serving.protocol import ChatFrame, RequestError, judge_request, judgment_answer, parse_json, score_request
+from genrm.serving.request_batcher import Batcher
 
 ROUTES = {"/score": "score", "/get_reward": "score", "/judge": "judge"}
 

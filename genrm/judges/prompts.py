@@ -3,7 +3,7 @@
 A template is data (`Template`): a system prompt, the layout of the user turn and the hint
 sentence. `indicator` and `cot` are the MT-Bench pairwise prompt (tie option removed), as in the
 paper: answer "A"/"B", or a short explanation then a final `[[A]]`/`[[B]]` tag. `indicator-compact`
-and `cot-compact` say the same in a few words, for short pairs such as genrm.synth's (a judge prompt
+and `cot-compact` say the same in a few words, for short pairs such as genrm.data.synth's (a judge prompt
 of ~100 tokens instead of ~300: CPU judging and training pay per token). Any CoT template can carry
 a hint (the judge is told which answer is better, for the STaR rationalizer). A judge's template is
 a judge-card property: training, sampling and scoring render the same prompt. Positions are

@@ -1,6 +1,6 @@
 """Built-in preference data whose labels are checkable: `genrm demo`'s data, in RewardBench schema.
 
-    from genrm.synth import write_splits
+    from genrm.data.synth import write_splits
     write_splits("data/synth", n_train=200, n_heldout=60, n_ood=70, seed=0)
     # -> {"train": .../train.jsonl, "heldout": .../heldout.jsonl, "ood": .../ood.jsonl}
 
@@ -337,7 +337,7 @@ def make_rows(n_train: int, n_heldout: int, n_ood: int, seed: int = 0,
 def make_pairs(n_train: int, n_heldout: int, n_ood: int, seed: int = 0,
                ood_families: tuple[str, ...] = OOD_FAMILIES) -> dict[str, list[PreferencePair]]:
     """The three splits as PreferencePair lists (the same records `load_pairs` gives for the files)."""
-    from genrm.data import row_to_pair
+    from genrm.data.pairs import row_to_pair
 
     return {split: [row_to_pair(row, f"synth:{split}", i, row["subset"]) for i, row in enumerate(rows, 1)]
             for split, rows in make_rows(n_train, n_heldout, n_ood, seed, ood_families).items()}

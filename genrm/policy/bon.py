@@ -67,7 +67,7 @@ def load_prompts(path: str | Path, limit: int | None = None) -> list[PromptRow]:
     DataError naming the file, line and field."""
     import json
 
-    from genrm.data import DataError, messages_of
+    from genrm.data.pairs import DataError, messages_of
 
     path = Path(path)
     if not path.is_file():
@@ -344,9 +344,9 @@ def stream(policy: str, judge_path: str, prompts: str | Path, n: int, out: str |
     """Best-of-N over a prompts file, chunk by chunk into the journal `out` (one JSON line per
     prompt; `finish(record)` adds fields, e.g. rejection sampling's decisions). With `resume` the
     prompts already in `out` are kept and skipped, else `out` starts empty. Returns every prompt's row."""
-    from genrm import load_judge
+    from genrm.data.lengths import fit_prompts
     from genrm.generation.base import SamplingParams, sampling_generator
-    from genrm.lengths import fit_prompts
+    from genrm.judges.base import load_judge
     from genrm.runs import Journal
 
     out = Path(out)

@@ -1,7 +1,7 @@
 """A genrm judge as a reward function for TRL's GRPOTrainer (`reward_funcs=[JudgeReward(judge)]`).
 
     from trl import GRPOTrainer
-    from genrm.trl_reward import JudgeReward
+    from genrm.policy.trl_reward import JudgeReward
     reward = JudgeReward.from_pretrained("runs/bt/checkpoint")            # BT: pointwise reward
     reward = JudgeReward.from_pretrained("smollm2-135m", reference="answer")  # pairwise judge
     GRPOTrainer(model=..., reward_funcs=[reward], train_dataset=ds, ...)
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from genrm.bon import p_first_better, pointwise_scores
 from genrm.judges.base import PointwiseJudge
+from genrm.policy.bon import p_first_better, pointwise_scores
 from genrm.types import Message
 
 
@@ -46,7 +46,7 @@ class JudgeReward:
     @classmethod
     def from_pretrained(cls, path_or_id: str, reference: str = "reference", batch_size: int = 8,
                         kind: str | None = None, **options) -> JudgeReward:
-        from genrm import load_judge
+        from genrm.judges.base import load_judge
 
         return cls(load_judge(path_or_id, kind=kind, **options), reference=reference, batch_size=batch_size)
 

@@ -3,7 +3,7 @@
 With one process these are plain calls. Under `accelerate launch --multi_gpu --num_processes P`
 (or `torchrun --nproc_per_node P`), each process judges one contiguous shard of the pairs and every
 process receives all judgments, in order. Scores do not depend on batch neighbours
-(genrm/batching.py), so sharded results equal single-process ones up to float rounding.
+(genrm/forward_batches.py), so sharded results equal single-process ones up to float rounding.
 
 On a machine without CUDA, accelerate only forms a process group (gloo) when its state is created
 with cpu=True: `state()` does that. `accelerate launch --cpu --num_processes P` without MPI starts

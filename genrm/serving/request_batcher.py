@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from genrm.protocol import RequestError
+from genrm.serving.protocol import RequestError
 
 
 @dataclass

@@ -6,7 +6,7 @@
     (BT; also the `text-classification` pipeline) or AutoModelForCausalLM (GenRM) alone;
   - genrm_judge.json: judge kind, template, indicator tokens, position policy, base model, data,
     and the held-out evaluation if there is one; `genrm.load_judge(out)` rebuilds the judge;
-  - README.md: the model card (genrm.model_card: judge, training data, hyperparameters, evaluation
+  - README.md: the model card (genrm.export.model_card: judge, training data, hyperparameters, evaluation
     per subset, how to use), with the hub's metadata on top.
 `push_to_hub(out, repo)` uploads the exported folder to a hub model repo (`genrm export --push-to-hub`).
 
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import yaml
 
+from genrm.export.model_card import model_card
 from genrm.judges.base import CARD
-from genrm.model_card import model_card
 from genrm.runs import atomic_write_json, atomic_write_text
 
 POSITION_POLICY = {
@@ -73,7 +73,7 @@ def export_run(run: str | Path, out: str | Path) -> Path:
     if kind not in POSITION_POLICY:
         raise ValueError(f"{checkpoint / CARD}: cannot export judge kind {kind!r} (expected one of {sorted(POSITION_POLICY)})")
     if kind in ("genrm", "cot") and not card.get("both_orders", True):
-        card["position_policy"] = "one order per pair, seeded random from the pair's content (genrm.prompts.shown_orders)"
+        card["position_policy"] = "one order per pair, seeded random from the pair's content (genrm.judges.prompts.shown_orders)"
     card.setdefault("position_policy", POSITION_POLICY[kind])
     config_path = run / "config.yaml"
     run_config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
@@ -234,11 +234,11 @@ def pin_bt_padding(directory: str | Path) -> list[str]:
 
 def pin_date(directory: str | Path) -> list[str]:
     """Chat templates that print today's date (Llama 3.x: `date_string`, else strftime_now) render
-    the fixed date genrm renders with (genrm.chat.FIXED_DATE) when a loader passes none, as the
+    the fixed date genrm renders with (genrm.data.chat.FIXED_DATE) when a loader passes none, as the
     RewardBench harness and the text-classification pipeline do; without this their prompts would
     change from day to day and differ from genrm's. A no-op for other templates."""
     try:
-        from genrm.chat import FIXED_DATE
+        from genrm.data.chat import FIXED_DATE
     except ImportError:  # this genrm renders with the template's own date
         return []
     directory = Path(directory)

@@ -1,6 +1,6 @@
 """The model card (README.md) of an exported judge, with the hub's metadata on top.
 
-`model_card(card)` renders the judge card that `genrm.export.export_run` assembles (genrm_judge.json
+`model_card(card)` renders the judge card that `genrm.export.checkpoint.export_run` assembles (genrm_judge.json
 plus the run's config.yaml under `run_config` and its evaluation under `eval`). The card states:
   - the judge: kind, method, base model, template (and its prompt), indicator tokens, position policy;
   - the training data: source (path or hub id, split), pair counts, files, length filtering;
@@ -85,10 +85,10 @@ def judge_lines(card: dict) -> list[str]:
 
 
 def judge_prompt(card: dict) -> str | None:
-    """The judge's system prompt and user-turn layout, from genrm.prompts (None for BT)."""
+    """The judge's system prompt and user-turn layout, from genrm.judges.prompts (None for BT)."""
     if card["kind"] == "bt":
         return None
-    from genrm.prompts import TEMPLATES
+    from genrm.judges.prompts import TEMPLATES
 
     template = TEMPLATES.get(card.get("template", "cot" if card["kind"] == "cot" else "indicator"))
     return f"{template.system}\n\n{template.user}" if template else None

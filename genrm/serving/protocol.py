@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from genrm.data import messages_of
+from genrm.data.pairs import messages_of
 from genrm.types import Judgment, Message, PreferencePair
 
 SLOT = "\u2063genrm-prompt-slot\u2063"  # stands for the user's text when reading a chat template's frame
@@ -49,7 +49,7 @@ class ChatFrame:
 
     @classmethod
     def of(cls, tokenizer) -> ChatFrame | None:
-        from genrm.chat import render
+        from genrm.data.chat import render
 
         try:
             text = render(tokenizer, [{"role": "user", "content": SLOT}])

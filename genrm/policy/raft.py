@@ -22,8 +22,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genrm.bon import PromptRow, load_prompts, mean_ci, sample_and_rank
 from genrm.config import ConfigError, EvalConfig, SamplingConfig, load_typed, to_dict
+from genrm.policy.bon import PromptRow, load_prompts, mean_ci, sample_and_rank
 from genrm.runs import Journal, RunDir, atomic_write_json, atomic_write_text, read_jsonl
 
 
@@ -125,7 +125,7 @@ class Raft:
     @property
     def judge(self):
         if self._judge is None:
-            from genrm import load_judge
+            from genrm.judges.base import load_judge
 
             self._judge = load_judge(self.cfg.judge, kind=self.cfg.judge_kind, dtype=self.cfg.sampling.dtype)
         return self._judge
@@ -135,7 +135,7 @@ class Raft:
 
     def run_all(self) -> dict:
         c = self.cfg
-        from genrm.lengths import fit_prompts
+        from genrm.data.lengths import fit_prompts
 
         rows, over = fit_prompts(load_prompts(c.prompts, limit=c.limit), c.policy, c.sampling.max_new_tokens,
                                  c.over_length)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from genrm.data import DataError
+from genrm.data.pairs import DataError
 from genrm.types import Message, PreferencePair
 
 POLICIES = ("error", "skip")
@@ -96,7 +96,7 @@ def model_limit(model: str, tokenizer=None, reserve: int = 0) -> int | None:
 
 def too_long(tokenizer, pairs: Sequence, inputs: Sequence[Inputs], limit: int | None) -> list[TooLong]:
     """The items whose longest input (of `inputs[i]`, what the model is given for pairs[i]) exceeds `limit`."""
-    from genrm.chat import chat_ids, render
+    from genrm.data.chat import chat_ids, render
 
     if limit is None:
         return []

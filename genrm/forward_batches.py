@@ -38,7 +38,7 @@ def token_budget(device, generate: bool = False) -> int:
 
 def require_fit(rows: Sequence[Sequence[int]], limit: int | None) -> None:
     """The last guard before a model: rows over `limit` tokens are an error (the located checks of
-    genrm.lengths name the pair or prompt before this is reached)."""
+    genrm.data.lengths name the pair or prompt before this is reached)."""
     if limit is None:
         return
     too_long = [i for i, row in enumerate(rows) if len(row) > limit]

@@ -1,0 +1,123 @@
+"""The demo's sizes and settings: the methods (rows), the splits, the claims it tests, and
+`settings(size, overrides)`, the typed DemoConfig of a size (genrm/demo/__init__.py says what the demo is)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genrm.config import EvalConfig, load_typed, merge
+
+DEMO_OOD = ["uppercase", "avoid-word", "comply-harmless", "arithmetic"]
+ROWS = ("length baseline", "zero-shot", "zero-shot CoT", "BT", "GenRM", "STaR-SFT", "STaR-Rationalizer", "STaR-DPO")
+STEPS = {row: row.lower().replace(" ", "-") for row in ROWS}
+STAR_ROWS = ("STaR-SFT", "STaR-Rationalizer", "STaR-DPO")  # they share iteration 1's samples
+SPLITS = {"heldout": "held-out (trained families)", "ood": "OOD (families never trained on)"}
+# the paper's claims the demo checks on the held-out split (better, worse), in the printed conclusion
+CLAIMS = (("BT", "zero-shot"), ("GenRM", "zero-shot"), ("STaR-SFT", "zero-shot CoT"), ("STaR-Rationalizer", "zero-shot CoT"),
+          ("STaR-DPO", "zero-shot CoT"), ("STaR-DPO", "STaR-SFT"))
+
+
+@dataclass
+class DemoConfig:
+    """Sizes and settings of the demo (`genrm demo --set key=value`, dotted for sections)."""
+
+    rows: list | None = None  # the methods to run (names of ROWS, run in ROWS order); None: every one
+    n_train: int = 64
+    n_heldout: int = 64
+    n_ood: int = 64
+    ood_families: list | None = field(default_factory=lambda: list(DEMO_OOD))  # None: every OOD family of genrm.data.synth
+    indicator_template: str = "indicator"
+    cot_template: str = "cot"
+    force_verdict: bool = True  # the CoT judges continue a tag-less rationale with "Final verdict: [[" (judges/cot.py)
+    eval: EvalConfig = field(default_factory=lambda: EvalConfig(batch_size=16, votes=1, max_new_tokens=16))
+    bt: dict = field(default_factory=dict)  # TRL RewardConfig keys + freeze_layers, lora
+    genrm: dict = field(default_factory=dict)  # TRL SFTConfig keys + freeze_layers, lora
+    star: dict = field(default_factory=dict)  # genrm.star.config.StarConfig keys (method, model, data set by the demo)
+    star_sft: dict = field(default_factory=dict)  # StarConfig keys for the STaR-SFT row only, over `star`
+    star_rationalize: dict = field(default_factory=dict)  # for the STaR-Rationalizer row
+    star_dpo: dict = field(default_factory=dict)  # and for the STaR-DPO row
+
+
+def _train(steps: int, lr: float, batch: int, freeze: int, cache: bool = False) -> dict:
+    """Trainer settings of a demo section; `cache`: the frozen bottom runs once per sequence (train/cached.py)."""
+    return {"max_steps": steps, "learning_rate": lr, "per_device_train_batch_size": batch, "freeze_layers": freeze,
+            "logging_steps": max(1, steps // 5), "disable_tqdm": True, "warmup_steps": 0.1 if steps >= 20 else 0,
+            "activation_checkpointing": False, **({"cache_frozen_layers": True} if cache else {})}
+
+
+def _epochs(epochs: float, lr: float, batch: int, freeze: int, cache: bool = False) -> dict:
+    """Like _train, for a set whose size is known only at run time (STaR's kept samples), no warmup."""
+    return {**_train(1, lr, batch, freeze, cache), "max_steps": -1, "num_train_epochs": epochs, "logging_steps": 1,
+            "warmup_steps": 0}  # a warmup fraction of a 1-2 step run is a zero learning rate
+
+
+# "tiny": the test size (seconds, on a tiny model); "default": `genrm demo`, budgeted for 15 minutes on 2
+# CPU cores with SmolLM2-135M (compact templates: 88-token judge prompts instead of 248; frozen bottom 24
+# of 30 blocks cached; BT 1.5 and GenRM 2.5 passes over 192 pairs, GenRM in both orders; CoT rationales
+# of 4 tokens before the forced verdict). CoT judges evaluate with one greedy vote (temperature 0: the
+# likeliest verdict, the one-sample stand-in for a majority of many samples; a single vote drawn at
+# temperature 1 would turn a 0.7 preference into a 70% coin); STaR samples its rationales at temperature 1.
+# STaR trains on pairs solved in both orders, each pair's two orders in one batch (`balance: pair`, as GenRM
+# trains), with the loss on the verdict after the sampled rationale (`loss_on: verdict`): 4-token rationales
+# of a 135M model are noise whose loss swamps the one verdict token (README "genrm demo" has the measurements).
+# "medium": benchmarks/paper_table.py (2-3 hours; STaR resamples all 384 pairs every iteration, 4 rationales per order); "large": hours
+COMPACT = {"indicator_template": "indicator-compact", "cot_template": "cot-compact"}
+STAR_SMALL = {"balance": "pair", "loss_on": "verdict"}  # the STaR data of the small sizes (above)
+# STaR-DPO compares the verdict letters (loss_on: verdict) of far fewer units than STaR-SFT trains on (a prompt needs a
+# right and a wrong rationale in both orders; 40 units at the default size): 3 passes in batches of 2 units, the best
+# of the settings measured (README "genrm demo")
+STAR_DPO_TRAIN = {**_epochs(3, 2e-4, 4, 24, cache=True), "beta": 0.1}
+SIZES = {
+    "tiny": {"n_train": 8, "n_heldout": 8, "n_ood": 8,
+             "eval": {"batch_size": 8, "votes": 1, "max_new_tokens": 8, "temperature": 0},
+             "bt": _train(2, 1e-4, 4, 0), "genrm": _train(2, 1e-4, 4, 0),
+             "star": {**STAR_SMALL, "iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 4,
+                      "sampling": {"max_new_tokens": 8, "batch_size": 8}, "train": _train(1, 1e-4, 4, 0)},
+             "star_rationalize": {"samples": 1}},  # one sample per prompt: some go unsolved and get a hint
+    "default": {**COMPACT, "n_train": 192, "n_heldout": 64, "n_ood": 64, "rows": [r for r in ROWS if r != "STaR-Rationalizer"],
+                "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4, "temperature": 0},
+                "bt": _train(36, 2e-4, 8, 24, cache=True), "genrm": _train(120, 2e-4, 8, 24, cache=True),
+                "star": {**STAR_SMALL, "iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 192,
+                         "sampling": {"max_new_tokens": 4, "batch_size": 32}},
+                "star_sft": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
+                "star_rationalize": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
+                "star_dpo": {"train": STAR_DPO_TRAIN}},
+    "medium": {**COMPACT, "n_train": 384, "n_heldout": 128, "n_ood": 128,
+               "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4, "temperature": 0},
+               "bt": _train(64, 2e-4, 8, 24, cache=True), "genrm": _train(256, 2e-4, 8, 24, cache=True),
+               # 4 rationales per order for every STaR method: with 2, STaR-DPO had 67 units of 384 pairs and learned
+               # nothing in iteration 1 (50.0); with 4 it has 231 (69.5), and STaR-SFT 450 instead of 198 (84.0 instead
+               # of 51.6); one DPO pair per prompt (README "paper_table.py --size medium")
+               "star": {**STAR_SMALL, "iterations": 2, "shards": 1, "samples": 4, "max_train_pairs": 384,
+                        "sampling": {"max_new_tokens": 4, "batch_size": 32}},
+               "star_sft": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
+               "star_rationalize": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
+               "star_dpo": {"dpo_pairs_per_prompt": 1, "train": STAR_DPO_TRAIN}},
+    "large": {"n_train": 800, "n_heldout": 200, "n_ood": 210, "ood_families": None,
+              "eval": {"batch_size": 16, "votes": 4, "max_new_tokens": 96},
+              "bt": _train(200, 1e-4, 8, 16), "genrm": _train(200, 1e-4, 8, 16),
+              "star": {"iterations": 2, "shards": 2, "samples": 2, "max_train_pairs": 200,
+                       "sampling": {"max_new_tokens": 96, "batch_size": 16}, "train": _train(60, 1e-4, 8, 16)}},
+}
+
+
+class MethodUnavailable(RuntimeError):
+    """The module a method needs is not installed in this checkout (reported, never faked)."""
+
+
+def settings(size: str, overrides: dict | None = None) -> DemoConfig:
+    """The DemoConfig of a size with `overrides` (nested mappings) on top; unknown keys fail."""
+    from genrm.data.synth import OOD_FAMILIES
+
+    if size not in SIZES:
+        raise ValueError(f"unknown demo size {size!r} (expected one of {', '.join(SIZES)})")
+    cfg = load_typed(DemoConfig, merge(SIZES[size], overrides or {}))
+    if cfg.ood_families is None:
+        cfg.ood_families = list(OOD_FAMILIES)
+    unknown = [r for r in cfg.rows or () if r not in ROWS]
+    if unknown:
+        raise ValueError(f"rows: unknown method(s) {unknown} (expected names of {', '.join(ROWS)})")
+    return cfg
+
+
+def chosen_rows(cfg: DemoConfig) -> list[str]:
+    return [r for r in ROWS if cfg.rows is None or r in cfg.rows]
