@@ -58,13 +58,13 @@ def _epochs(epochs: float, lr: float, batch: int, freeze: int, cache: bool = Fal
 # temperature 1 would turn a 0.7 preference into a 70% coin); STaR samples its rationales at temperature 1.
 # STaR trains on pairs solved in both orders, each pair's two orders in one batch (`balance: pair`, as GenRM
 # trains), with the loss on the verdict after the sampled rationale (`loss_on: verdict`): 4-token rationales
-# of a 135M model are noise whose loss swamps the one verdict token (README "genrm demo" has the measurements).
+# of a 135M model are noise whose loss swamps the one verdict token (docs/results.md "How STaR-DPO was made to learn" has the measurements).
 # "medium": benchmarks/paper_table.py (2-3 hours; STaR resamples all 384 pairs every iteration, 4 rationales per order); "large": hours
 COMPACT = {"indicator_template": "indicator-compact", "cot_template": "cot-compact"}
 STAR_SMALL = {"balance": "pair", "loss_on": "verdict"}  # the STaR data of the small sizes (above)
 # STaR-DPO compares the verdict letters (loss_on: verdict) of far fewer units than STaR-SFT trains on (a prompt needs a
 # right and a wrong rationale in both orders; 40 units at the default size): 3 passes in batches of 2 units, the best
-# of the settings measured (README "genrm demo")
+# of the settings measured (docs/results.md "How STaR-DPO was made to learn")
 STAR_DPO_TRAIN = {**_epochs(3, 2e-4, 4, 24, cache=True), "beta": 0.1}
 SIZES = {
     "tiny": {"n_train": 8, "n_heldout": 8, "n_ood": 8,
@@ -86,7 +86,7 @@ SIZES = {
                "bt": _train(64, 2e-4, 8, 24, cache=True), "genrm": _train(256, 2e-4, 8, 24, cache=True),
                # 4 rationales per order for every STaR method: with 2, STaR-DPO had 67 units of 384 pairs and learned
                # nothing in iteration 1 (50.0); with 4 it has 231 (69.5), and STaR-SFT 450 instead of 198 (84.0 instead
-               # of 51.6); one DPO pair per prompt (README "paper_table.py --size medium")
+               # of 51.6); one DPO pair per prompt (docs/results.md "Medium size, two STaR iterations")
                "star": {**STAR_SMALL, "iterations": 2, "shards": 1, "samples": 4, "max_train_pairs": 384,
                         "sampling": {"max_new_tokens": 4, "batch_size": 32}},
                "star_sft": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},

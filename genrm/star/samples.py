@@ -196,7 +196,7 @@ def dpo_example(prompt: list, good: str, bad: str, loss_on: str = "completion") 
     """The DPO pair of a correct and a rejected rationale: compared whole, or ("verdict") by their
     verdict letters alone. The text after the letter ("]]", the end of the turn) is the same in both
     completions, so comparing it adds nothing to the preference; it only lets DPO raise the margin by
-    pushing probability off the format (measured: README, "genrm demo")."""
+    pushing probability off the format (measured: docs/results.md, "How STaR-DPO was made to learn")."""
     if loss_on == "completion" or not parse_verdict(bad).parsed:  # an unparsed rejection has no verdict to compare
         return DPOExample(prompt, good, bad)
     (read_good, good), (read_bad, bad) = split_at_verdict(good), split_at_verdict(bad)
