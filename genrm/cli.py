@@ -44,15 +44,23 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
+    import os
+
     from genrm.distributed import check_launch
 
     if args.verbose:
-        import os
-
         os.environ["GENRM_VERBOSE"] = "1"
+    if not _has_cuda():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")  # DeepSpeed, when installed, says so on every run otherwise
     if warning := check_launch():
         print(warning, file=sys.stderr)
     return importlib.import_module(args._module).run(args) or 0
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":

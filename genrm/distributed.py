@@ -45,6 +45,25 @@ def check_launch() -> str | None:
     return None
 
 
+def check_tensor_parallel(size: int, key: str) -> None:
+    """A vLLM tensor-parallel size above the GPUs this process sees fails before anything loads,
+    naming the setting (the recipes say 8: one node of 8 GPUs)."""
+    from genrm.config import ConfigError
+
+    if size < 1:
+        raise ConfigError(f"{key}={size}: it must be at least 1")
+    if size == 1:
+        return
+    import torch
+
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if size > visible:
+        shown = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise ConfigError(f"{key}={size} but this process sees {visible} GPU(s)"
+                          f"{f' (CUDA_VISIBLE_DEVICES={shown})' if shown is not None else ''}: set {key}={max(visible, 1)} "
+                          "or make more GPUs visible")
+
+
 def wait_for_everyone() -> None:
     if world_size() > 1:
         state().wait_for_everyone()

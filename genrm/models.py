@@ -147,7 +147,13 @@ def cache_kwarg(model) -> str:
 
 
 def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """This process's device: under a launcher (`accelerate launch`, torchrun: LOCAL_RANK set) the
+    GPU of its local rank, as accelerate's PartialState places it, so P processes use P GPUs
+    rather than all stacking on GPU 0; else the first GPU, else the CPU."""
+    if not torch.cuda.is_available():
+        return "cpu"
+    local = os.environ.get("LOCAL_RANK")
+    return f"cuda:{int(local) % torch.cuda.device_count()}" if local is not None else "cuda"
 
 
 def torch_dtype(dtype):

@@ -85,3 +85,37 @@ def test_check_launch_names_a_single_process_cpu_launch(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE")
     monkeypatch.delenv("MASTER_ADDR")  # a plain single-process run
     assert check_launch() is None
+
+
+def test_each_launched_process_takes_the_gpu_of_its_local_rank(monkeypatch):
+    from genrm import models
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    assert models.default_device() == "cuda:2"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # a launcher that shows each process only its GPU
+    assert models.default_device() == "cuda:0"
+    monkeypatch.delenv("LOCAL_RANK")
+    assert models.default_device() == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert models.default_device() == "cpu"
+
+
+def test_tensor_parallel_above_the_visible_gpus_fails_before_loading(monkeypatch, tmp_path, capsys):
+    from genrm.cli import main
+    from genrm.config import ConfigError
+    from genrm.distributed import check_tensor_parallel
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    check_tensor_parallel(2, "sampling.tensor_parallel_size")
+    with pytest.raises(ConfigError, match=r"sampling.tensor_parallel_size=8 but this process sees 2 GPU\(s\) "
+                                          r"\(CUDA_VISIBLE_DEVICES=0,1\): set sampling.tensor_parallel_size=2"):
+        check_tensor_parallel(8, "sampling.tensor_parallel_size")
+    # the 8B recipe refuses before any data or model is read (its data file does not even exist here)
+    recipe = os.path.join(os.path.dirname(__file__), "..", "recipes", "eval-cot-llama8b.yaml")
+    assert main(["eval", "--config", recipe, "--out", str(tmp_path / "out"),
+                 "--data", str(tmp_path / "missing.jsonl")]) == 1
+    assert "tensor_parallel_size=8 but this process sees 2 GPU(s)" in capsys.readouterr().out

@@ -121,7 +121,7 @@ def resolve(args) -> EvalRunConfig:
 def run(args) -> int:
     from genrm.config import ConfigError
     from genrm.data.pairs import DataError
-    from genrm.distributed import is_main_process
+    from genrm.distributed import check_tensor_parallel, is_main_process
     from genrm.eval.report import console_for_output, print_table
     from genrm.eval.runner import DEFAULT_DATA, evaluate, load_bench, subsample
     from genrm.judges.base import load_judge
@@ -129,7 +129,9 @@ def run(args) -> int:
 
     console = console_for_output()
     try:
-        cfg = resolve(args)
+        cfg = resolve(args)  # the recipe's keys, on any machine
+        if cfg.tensor_parallel_size is not None:  # this machine's GPUs, before anything loads
+            check_tensor_parallel(cfg.tensor_parallel_size, "tensor_parallel_size")
     except ConfigError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1

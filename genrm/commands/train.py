@@ -112,6 +112,7 @@ def run(args) -> int:
 
     from genrm.config import ConfigError
     from genrm.data.pairs import DataError
+    from genrm.distributed import is_main_process
     from genrm.logs import quiet
     from genrm.runs import RunDir
     from genrm.train.common import losses
@@ -138,6 +139,8 @@ def run(args) -> int:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 1
     seconds = time.time() - start
+    if not is_main_process():
+        return 0  # under a launcher the main process reports
     table = Table(title=f"genrm train {args.method}")
     table.add_column("item")
     table.add_column("value", overflow="fold")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genrm.judges.bt import conversation_ids
-from genrm.models import load_tokenizer, resolve_model, torch_dtype
+from genrm.models import load_tokenizer, resolve_model
 from genrm.train.cached import cached_bottom
 from genrm.train.common import (
     check_keys,
@@ -24,6 +24,7 @@ from genrm.train.common import (
     make_args,
     peft_config,
     save_checkpoint,
+    training_dtype,
     write_eval,
 )
 from genrm.types import PreferencePair
@@ -68,7 +69,8 @@ def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, confi
     rows, over = tokenize_pairs(tokenizer, pairs, limit)
     enforce_length(over, len(rows), "training pairs", limit, policy)
     set_seed(args.seed)  # the score head is initialised at random
-    rm = AutoModelForSequenceClassification.from_pretrained(resolve_model(model), num_labels=1, dtype=torch_dtype("auto"))
+    rm = AutoModelForSequenceClassification.from_pretrained(resolve_model(model), num_labels=1,
+                                                            dtype=training_dtype(own, args))
     rm.config.pad_token_id = tokenizer.pad_token_id
     freeze_bottom(rm, own.get("freeze_layers", 0))
     bottom = cached_bottom(rm, own, [r[k] for r in rows for k in ("chosen_ids", "rejected_ids")], tokenizer.pad_token_id,
@@ -81,7 +83,7 @@ def train_bt(model: str, pairs: Sequence[PreferencePair], out: str | Path, confi
             "hyperparameters": dict(config or {})}
     if eval_pairs:
         card["data"]["eval"] = data_card(eval_pairs)
-    checkpoint = save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)
+    checkpoint = save_checkpoint(trainer, tokenizer, out, card)
     if eval_pairs:
         write_eval(checkpoint, eval_pairs, out)
     return checkpoint

@@ -8,6 +8,7 @@ genrm's own config keys (everything else goes to the TRL config class, unknown k
   over_length: error | skip                    an example over the limit: a located error naming the pair
                                                (default), or dropped and counted; never truncated
   cache_frozen_layers: true                    compute the frozen bottom once per sequence (train/cached.py)
+  precision: mixed | fp32 | bf16               the weights' dtype in training (`training_dtype`); default mixed
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from genrm.distributed import world_size
 from genrm.judges.base import CARD
 from genrm.runs import atomic_write_json
 
-OWN_KEYS = {"lora", "freeze_layers", "max_length", "over_length", "cache_frozen_layers"}
+OWN_KEYS = {"lora", "freeze_layers", "max_length", "over_length", "cache_frozen_layers", "precision"}
+PRECISIONS = ("mixed", "fp32", "bf16")
 # the paper's optimiser settings (REFERENCE.md §1); learning rate per method is set by callers.
 # report_to "none" is only a default: report_to=tensorboard (wandb, trackio, ...) in a recipe or on the
 # command line reaches TRL as it is (TensorBoard events: RUN/trainer/runs/).
@@ -74,6 +76,30 @@ def make_args(cls, config: dict, out_dir: Path, defaults: dict | None = None, ow
     trainer_kwargs, own = check_keys(cls, merged, own_keys)
     trainer_kwargs.setdefault("output_dir", str(out_dir / "trainer"))
     return cls(**trainer_kwargs), own
+
+
+def training_dtype(own: dict, args) -> torch.dtype:
+    """The dtype the trained weights are loaded in. `precision: mixed` (default): fp32 weights, so
+    the optimizer updates fp32 master weights, with bf16 autocast where `bf16` is on (on GPUs by
+    default; DeepSpeed and FSDP apply their own mixed precision to fp32 weights). `fp32`: fp32
+    weights, bf16 off. `bf16`: the weights themselves in bf16 (half the memory, no master copy):
+    updates smaller than bf16's resolution are lost, so it warns with the learning rate."""
+    from genrm.config import ConfigError
+
+    precision = own.get("precision", "mixed")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        args.bf16 = False
+        return torch.float32
+    if precision == "bf16":
+        args.bf16 = True
+        print(f"genrm: warning: precision=bf16 keeps the trained weights in bf16 with no fp32 master copy; at "
+              f"learning_rate={args.learning_rate:g} most updates are below bf16's resolution and are lost "
+              "(3 AdamW steps at 1e-6 moved 1.5% of the weights against 69% in fp32); precision=mixed keeps them",
+              flush=True)
+        return torch.bfloat16
+    return torch.float32
 
 
 def current_names(cls, config: dict) -> dict:
@@ -221,31 +247,87 @@ def peft_config(own: dict, task_type: str):
                       target_modules=lora.target_modules)
 
 
-def save_checkpoint(model, tokenizer, out: Path, card: dict, log_history: list | None = None) -> Path:
-    """Save a plain HF checkpoint (LoRA merged) + the judge card to `out/checkpoint`, atomically
-    (written to a temporary directory, then renamed). Under `accelerate launch` the main process
-    writes and the others wait for it."""
+def save_checkpoint(trainer, tokenizer, out: Path, card: dict) -> Path:
+    """Save the trained model as a plain HF checkpoint (LoRA merged) + the judge card to
+    `out/checkpoint`, atomically (a temporary directory, then renamed), and the trainer's log.
+
+    Under `accelerate launch` every process takes part in gathering the whole model with the
+    libraries' own gathering (accelerate's `get_state_dict`: DeepSpeed ZeRO-3's consolidated state
+    dict, FSDP's full state dict; `gathered_state_dict`), the main process writes, and the others
+    wait for it. Call it on every process."""
     import shutil
 
     from genrm.distributed import is_main_process, wait_for_everyone
 
     target = out / "checkpoint"
+    state_dict = gathered_state_dict(trainer)
     if not is_main_process():
         wait_for_everyone()
         return target
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
+    model = trainer.accelerator.unwrap_model(trainer.model_wrapped)
     tmp = out / ".checkpoint.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
+    if hasattr(model, "merge_and_unload"):  # LoRA: merged into a plain copy built from the gathered weights
+        merged_copy(model, state_dict, trainer.accelerator).save_pretrained(tmp, safe_serialization=True)
+    else:
+        model.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     atomic_write_json(tmp / CARD, card)
-    if log_history is not None:
-        atomic_write_json(out / "train_log.json", log_history)
+    atomic_write_json(out / "train_log.json", trainer.state.log_history)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     wait_for_everyone()
     return target
+
+
+def gathered_state_dict(trainer) -> dict:
+    """The whole model's state dict on the main process (every process must call this): under
+    ZeRO-3 DeepSpeed's consolidated weights (also when the config does not ask for them at save
+    time), under FSDP the full state dict, otherwise the model's own. A tensor still sharded
+    (an FSDP2 DTensor, which torch's full-state-dict option leaves as it is on CPU) is gathered
+    with DTensor's own all-gather, one tensor at a time."""
+    from genrm.distributed import is_main_process
+
+    accelerator, wrapped = trainer.accelerator, trainer.model_wrapped
+    try:
+        state_dict = accelerator.get_state_dict(wrapped)
+    except ValueError:  # ZeRO-3 without stage3_gather_16bit_weights_on_model_save: the engine gathers all the same
+        state_dict = wrapped._zero3_consolidated_16bit_state_dict()
+    state_dict = state_dict or {}  # ZeRO-3 gives the other processes None
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:
+        return state_dict
+    main = is_main_process()
+    for name, value in list(state_dict.items()):
+        if isinstance(value, DTensor):
+            full = value.full_tensor()
+            if main:
+                state_dict[name] = full.cpu()
+            else:
+                del state_dict[name]
+    return state_dict
+
+
+def merged_copy(peft_model, state_dict: dict, accelerator):
+    """A plain (unsharded, CPU) copy of a PEFT model holding the gathered weights, its LoRA merged.
+    Built on the meta device and assigned the tensors, with ZeRO-3's zero.Init switched off
+    (accelerate's own switch), which would otherwise partition a model that one process builds."""
+    from contextlib import nullcontext
+
+    from peft import get_peft_model
+
+    base = peft_model.get_base_model()
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    with plugin.zero3_init_context_manager(enable=False) if plugin else nullcontext(), torch.device("meta"):
+        copy = get_peft_model(type(base)(base.config), peft_model.peft_config[peft_model.active_adapter])
+    _, unexpected = copy.load_state_dict({k: v.to("cpu") for k, v in state_dict.items()}, strict=False, assign=True)
+    copy.tie_weights()
+    missing = [name for name, p in copy.named_parameters() if p.is_meta]
+    if missing or unexpected:
+        raise RuntimeError(f"saving a LoRA model: the gathered weights do not fit it (missing {missing[:5]}, "
+                           f"unexpected {unexpected[:5]})")
+    return copy.merge_and_unload()
 
 
 def losses(out: Path) -> list[float]:
@@ -267,13 +349,37 @@ def write_eval(checkpoint: Path, pairs, out: Path, batch_size: int = 8):
     left there by an earlier training of this run judged other weights: it is removed first."""
     import shutil
 
+    from genrm.distributed import is_main_process, wait_for_everyone
     from genrm.eval.runner import evaluate
     from genrm.judges.base import load_judge
 
     directory = Path(out) / "eval"
-    shutil.rmtree(directory, ignore_errors=True)
-    return evaluate(load_judge(str(checkpoint)), pairs, out=directory, batch_size=batch_size, progress=True,
-                    model=str(checkpoint))
+    if is_main_process():
+        shutil.rmtree(directory, ignore_errors=True)
+    wait_for_everyone()  # no process judges (or journals) before the old directory is gone
+    with plain_loading():
+        judge = load_judge(str(checkpoint))
+    result = evaluate(judge, pairs, out=directory, batch_size=batch_size, progress=True,
+                      model=str(checkpoint))
+    wait_for_everyone()  # the main process has written results.json: every process may read it
+    return result
+
+
+@contextmanager
+def plain_loading():
+    """Models loaded inside are whole on this process, also right after a ZeRO-3 training, whose
+    settings would otherwise make transformers partition every model it loads (zero.Init)."""
+    from transformers.integrations import deepspeed
+
+    if not deepspeed.is_deepspeed_zero3_enabled():
+        yield
+        return
+    config = deepspeed._hf_deepspeed_config_weak_ref
+    deepspeed.unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        deepspeed._hf_deepspeed_config_weak_ref = config
 
 
 def data_card(pairs) -> dict:

@@ -32,6 +32,7 @@ from genrm.train.common import (
     make_args,
     peft_config,
     save_checkpoint,
+    training_dtype,
 )
 from genrm.types import Message
 
@@ -163,8 +164,6 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
     from trl import DPOConfig, DPOTrainer
     from trl.trainer.dpo_trainer import DataCollatorForPreference
 
-    from genrm.models import torch_dtype
-
     out = Path(out)
     args, own = make_args(DPOConfig, config or {}, out, defaults=DPO_DEFAULTS)
     if own.get("cache_frozen_layers"):  # the reference's log-probs once, up front (the starting model's top blocks on
@@ -175,7 +174,7 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
     kept, over = drop_too_long(tokenize(tokenizer, examples), limit, unit)
     enforce_length(over, len(kept), "DPO pairs", limit, policy)
     laid = lay_out_units(kept, unit, args)
-    lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
+    lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=training_dtype(own, args))
     freeze_bottom(lm, own.get("freeze_layers", 0))
     collate = _compared_spans(DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id))
     bottom = cached_bottom(lm, own, [r["prompt_ids"] + r[k] for r in laid for k in ("chosen_ids", "rejected_ids")],
@@ -189,4 +188,4 @@ def train_dpo(model: str, examples: Sequence[DPOExample], out: str | Path, confi
         fit(trainer)
     card = {**(card or {}), "base_model": model, "train_pairs": len(kept), "dropped_too_long": len(over),
             "hyperparameters": dict(config or {}), "beta": args.beta}
-    return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)
+    return save_checkpoint(trainer, tokenizer, out, card)

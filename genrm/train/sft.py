@@ -25,6 +25,7 @@ from genrm.train.common import (
     make_args,
     peft_config,
     save_checkpoint,
+    training_dtype,
 )
 from genrm.types import Message, PreferencePair
 
@@ -72,8 +73,6 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
-    from genrm.models import torch_dtype
-
     out = Path(out)
     args, own = make_args(SFTConfig, config or {}, out)
     args.max_length = None  # length is enforced in tokenize() by dropping, not truncating
@@ -83,7 +82,7 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     enforce_length(over, len(rows), "training examples", limit, policy)
     kept = len(rows)
     rows = lay_out_units(rows, unit, args)
-    lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch_dtype("auto"))
+    lm = AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=training_dtype(own, args))
     freeze_bottom(lm, own.get("freeze_layers", 0))
     bottom = cached_bottom(lm, own, [r["input_ids"] for r in rows], tokenizer.pad_token_id, args)
     trainer = SFTTrainer(model=lm, args=args, train_dataset=datasets.Dataset.from_list(rows),
@@ -91,4 +90,4 @@ def train_sft(model: str, examples: Sequence[SFTExample], out: str | Path, confi
     fit(trainer, bottom)
     card = {**(card or {}), "base_model": model, "train_examples": kept, "dropped_too_long": len(over),
             "hyperparameters": {k: v for k, v in (config or {}).items()}}
-    return save_checkpoint(trainer.model, tokenizer, out, card, trainer.state.log_history)
+    return save_checkpoint(trainer, tokenizer, out, card)
