@@ -50,7 +50,7 @@ def main() -> None:
     args = ap.parse_args()
     n = 16 if args.quick else args.pairs
     sets = {"MT-Bench human (MT-Bench template)": ("indicator", list(load_pairs(Path(args.data_dir) / "mtbench_human_llmbar.jsonl"))[:n]),
-            "built-in held-out (compact template)": ("indicator-compact", make_pairs(0, n, 0)["heldout"])}
+            "built-in held-out (compact template)": ("indicator-compact", make_pairs({"test": n})["test"])}
     judges = {dtype: load_judge(args.judge, kind="genrm", dtype=dtype) for dtype in ("float32", "int8")}
     print(f"judge={args.judge} pairs per set={n} batch={args.batch_size} threads={torch.get_num_threads()} "
           f"cpu={torch.backends.cpu.get_cpu_capability()}")

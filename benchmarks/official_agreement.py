@@ -163,7 +163,7 @@ def bt_run(args, out: Path) -> Path:
         return run
     from genrm.data.synth import write_splits
 
-    splits = write_splits(out / "synth", n_train=32, n_heldout=8, n_ood=8, seed=args.seed)
+    splits = write_splits(out / "synth", {"train": 32, "test": 8, "ood": 8}, seed=args.seed)
     print(f"training a BT judge on {args.model} for {args.steps} steps ...", flush=True)
     t = genrm_cli("train", "bt", "--model", args.model, "--data", str(splits["train"]), "--out", str(run),
                   f"max_steps={args.steps}", "per_device_train_batch_size=2", "learning_rate=1e-4",

@@ -2,10 +2,11 @@
 """The paper's table at a configurable size: every method of genrm.demo on (a) the built-in data
 and (b) real human-labelled data, in-distribution held-out vs out-of-distribution RewardBench.
 
-(a) built-in: genrm.data.synth families (train + held-out) vs families never trained on, at --size.
+(a) built-in: genrm.data.synth families, train / dev / test split by prompt, vs new families and
+    adversarial twins never trained on, at --size.
 (b) real: trains on the human-labelled pool in ../shared/data (autoj_pairwise, pandalm,
-    mtbench_human_llmbar, llmeval2_llmbar, faireval_llmbar), held-out split by prompt (no prompt in
-    both), and evaluates out of distribution on the partial RewardBench there (alpacaeval-*: Chat,
+    mtbench_human_llmbar, llmeval2_llmbar, faireval_llmbar), dev and test split off by prompt (no
+    prompt in two parts; `--set eval_split=dev` scores dev for tuning), and evaluates out of distribution on the partial RewardBench there (alpacaeval-*: Chat,
     xstest-*: Safety, hep-*: Reasoning), --per-subset pairs of each subset. On CPU, pairs longer than
     --max-chars characters (prompt + both responses) are left out; the table says how many.
 
@@ -37,8 +38,11 @@ def _size(pair) -> int:
     return sum(len(m["content"]) for m in pair.prompt) + len(pair.chosen_text) + len(pair.rejected_text)
 
 
-def real_data(data_dir: Path, n_train: int, n_heldout: int, per_subset: int, max_chars: int, seed: int = 0) -> dict:
-    """{"train", "heldout", "ood"} PreferencePair lists plus "info" (counts and what was left out)."""
+def real_data(data_dir: Path, n_train: int, n_test: int, per_subset: int, max_chars: int, seed: int = 0,
+              n_dev: int | None = None) -> dict:
+    """{"train", "dev", "test", "ood"} PreferencePair lists plus "info" (counts and what was left
+    out). Train, dev and test are split by prompt (no prompt in two of them); dev (as large as test
+    unless n_dev says otherwise) is for choosing settings, test is reported."""
     from genrm.data.pairs import load_pairs
     from genrm.eval.runner import subsample
 
@@ -48,24 +52,26 @@ def real_data(data_dir: Path, n_train: int, n_heldout: int, per_subset: int, max
         kept = [p for p in pairs if _size(p) <= max_chars]
         info["left_out_too_long"][name] = len(pairs) - len(kept)
         pool += kept
-    prompts = sorted({p.prompt[-1]["content"] for p in pool})
-    random.Random(seed).shuffle(prompts)
     by_prompt: dict[str, list] = {}
     for p in pool:
-        by_prompt.setdefault(p.prompt[-1]["content"], []).append(p)
-    heldout, train = [], []
-    for prompt in prompts:  # whole prompts go to one side: no prompt is both trained on and held out
-        (heldout if len(heldout) < n_heldout else train).extend(by_prompt[prompt])
-    rng = random.Random(seed + 1)
-    rng.shuffle(train)
+        by_prompt.setdefault(p.prompt_key, []).append(p)
+    prompts = sorted(by_prompt)
+    random.Random(seed).shuffle(prompts)
+    wanted = {"test": n_test, "dev": n_test if n_dev is None else n_dev}
+    parts: dict[str, list] = {"test": [], "dev": [], "train": []}
+    for prompt in prompts:  # whole prompts go to one part: no prompt is in two of them
+        part = next((k for k in ("test", "dev") if len(parts[k]) < wanted[k]), "train")
+        parts[part].extend(by_prompt[prompt])
+    random.Random(seed + 1).shuffle(parts["train"])
     ood = []
     for name in OOD_FILES:
         pairs = list(load_pairs(data_dir / f"{name}.jsonl"))
         kept = [p for p in pairs if _size(p) <= max_chars]
         info["left_out_too_long"][name] = len(pairs) - len(kept)
         ood += subsample(kept, per_subset, seed)
-    info.update(pool=len(pool), train=min(n_train, len(train)), heldout=len(heldout), ood=len(ood))
-    return {"train": train[:n_train], "heldout": heldout, "ood": ood, "info": info}
+    info.update(pool=len(pool), train=min(n_train, len(parts["train"])), dev=len(parts["dev"]), test=len(parts["test"]),
+                ood=len(ood))
+    return {"train": parts["train"][:n_train], "dev": parts["dev"], "test": parts["test"], "ood": ood, "info": info}
 
 
 def run_real(out: Path, model: str, size: str, overrides: dict, args, console) -> dict:
@@ -77,16 +83,18 @@ def run_real(out: Path, model: str, size: str, overrides: dict, args, console) -
     s = settings(size, overrides)
     run = RunDir(out)
     config = {"model": model, "size": size, "settings": to_dict(s), "real": {"train": args.real_train,
-              "heldout": args.real_heldout, "per_subset": args.per_subset, "max_chars": args.max_chars, "seed": args.seed}}
+              "test": args.real_test, "per_subset": args.per_subset, "max_chars": args.max_chars, "seed": args.seed}}
     if (run / "config.yaml").exists() and run.load_config() != config:
         raise SystemExit(f"{out} holds a run with another configuration; use another --out")
     run.save_config(config)
-    data = real_data(Path(args.data_dir), args.real_train, args.real_heldout, args.per_subset, args.max_chars, args.seed)
+    data = real_data(Path(args.data_dir), args.real_train, args.real_test, args.per_subset, args.max_chars, args.seed)
+    if s.eval_split == "dev":  # tuning reads dev; the test split stays unread
+        data["test"] = data["dev"]
     console.print(f"real data: {data['info']}", highlight=False, soft_wrap=True)
     with quiet(run / "genrm.log"):  # library chatter goes to the log, as in the built-in part (genrm.demo.run_demo)
         methods = run_methods(run, model, data, s, chosen_rows(s), console=console)
     results = {"model": model, "size": size, "seed": args.seed, "settings": to_dict(s),
-               "data": {split: {"n": len(data[split]), "subsets": sorted({p.subset for p in data[split]})} for split in ("train", "heldout", "ood")},
+               "data": {split: {"n": len(data[split]), "subsets": sorted({p.subset for p in data[split]})} for split in ("train", "dev", "test", "ood")},
                "real_data": data["info"], "methods": methods}
     write_outputs(results, out, title=f"paper table, real data: {model}")
     return results
@@ -105,25 +113,27 @@ def table(results: dict) -> tuple[list[str], list[list[str]]]:
     from genrm.eval.report import pct
 
     rewardbench = any(m["ood"].bench == "rewardbench" for m in results["methods"].values() if m.get("status") == "done")
-    cols = ["method", "held-out acc [95% CI]", "len"]
+    cols = ["method", "test acc [95% CI]", "len"]
     if rewardbench:
         for sec in SECTIONS:
             cols += [sec, "len"]
         cols += ["RewardBench avg", "len", "OOD pooled [95% CI]", "len"]
     else:
-        cols += ["OOD acc [95% CI]", "len"]
+        cols += ["OOD new families [95% CI]", "len", "adversarial twins [95% CI]", "len"]
     rows = []
     for name, m in results["methods"].items():
         if m.get("status") != "done":
             rows.append([name, m.get("reason", "not available")] + [""] * (len(cols) - 2))
             continue
-        row = [name, *cell(m["heldout"])]
+        row = [name, *cell(m["test"])]
         ood = m["ood"]
         if rewardbench:
             for sec in SECTIONS:
                 row += [pct(ood.sections.get(sec)), pct(ood.length_baseline["sections"].get(sec))]
             row += [pct(ood.overall), pct(ood.length_baseline["overall"])]
         row += list(cell(ood))
+        if not rewardbench:
+            row += list(cell(m.get("twin")))
         rows.append(row)
     return cols, rows
 
@@ -133,23 +143,23 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/paper_table")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--which", default="builtin,real", help="comma list of builtin, real")
-    parser.add_argument("--size", default="large", choices=("tiny", "default", "medium", "large"), help="method settings (genrm/demo/settings.py SIZES)")
+    parser.add_argument("--size", default="large", choices=("tiny", "default", "medium", "research", "large"), help="method settings (genrm/demo/settings.py SIZES)")
     parser.add_argument("--quick", action="store_true", help="smoke run: --size tiny and a few real pairs")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a size setting")
     parser.add_argument("--data-dir", default=str(DATA_DIR))
     parser.add_argument("--real-train", type=int, default=600, help="real training pairs (from the human-labelled pool)")
-    parser.add_argument("--real-heldout", type=int, default=200, help="real held-out pairs (whole prompts)")
+    parser.add_argument("--real-test", type=int, default=300, help="real test pairs (whole prompts; dev gets as many)")
     parser.add_argument("--per-subset", type=int, default=20, help="pairs per RewardBench subset (alpacaeval, xstest, hep)")
     parser.add_argument("--max-chars", type=int, default=2500, help="leave out pairs longer than this (prompt + both responses)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.quick:
-        args.size, args.real_train, args.real_heldout, args.per_subset, args.max_chars = "tiny", 8, 8, 1, 1200
+        args.size, args.real_train, args.real_test, args.per_subset, args.max_chars = "tiny", 8, 8, 1, 1200
 
     from rich.console import Console
 
     from genrm.config import parse_overrides
-    from genrm.demo import SPLITS, conclusion, done_methods, run_demo
+    from genrm.demo import conclusion, done_methods, labels, run_demo
     from genrm.eval import compare
     from genrm.eval.report import md_table, rich_table
     from genrm.runs import atomic_write_text
@@ -160,18 +170,21 @@ def main(argv=None) -> int:
     for which in [w.strip() for w in args.which.split(",") if w.strip()]:
         if which == "builtin":
             results = run_demo(out / "builtin", model=args.model, size=args.size, overrides=overrides, seed=args.seed, console=console)
-            title = f"(a) built-in data, size {args.size}: held-out = trained families, OOD = families never trained on"
+            title = (f"(a) built-in data, size {args.size}: test = trained families on prompts never trained on; OOD = "
+                     "new families; twins = same surface, opposite preference")
         elif which == "real":
             results = run_real(out / "real", args.model, args.size, overrides, args, console)
-            title = ("(b) real data: trained on the human-labelled pool, held-out split by prompt; OOD = partial "
+            title = ("(b) real data: trained on the human-labelled pool, test split by prompt; OOD = partial "
                      "RewardBench (Chat = alpacaeval, Safety = xstest, Reasoning = humanevalpack)")
         else:
             raise SystemExit(f"--which: unknown part {which!r} (builtin, real)")
         cols, rows = table(results)
         console.print(rich_table(cols, rows, title))
         n = {split: info["n"] for split, info in results["data"].items()}
+        methods = done_methods(results)
         tests = "\n".join(f"### Paired tests on {label}\n\n" + md_table(compare.TEST_COLUMNS, compare.test_rows(
-            compare.tests(done_methods(results), split))) + "\n" for split, label in SPLITS.items())
+            compare.tests(methods, split))) + "\n" for split, label in labels(results).items()
+            if any(split in r for r in methods.values()))
         part = (f"## {title}\n\nModel `{args.model}`, size `{args.size}`, pairs {n}. Accuracy %, Wilson 95% CI; "
                 f"`len` = length baseline on the same pairs.\n\n{md_table(cols, rows)}\n\n{tests}\n"
                 f"{conclusion(results)}\n")

@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     args = ap.parse_args()
     n = 12 if args.quick else args.pairs
-    builtin = make_pairs(0, n, 0)["heldout"]
+    builtin = make_pairs({"test": n})["test"]
     real = [p for name in ("alpacaeval", "xstest", "humanevalpack") for p in load_pairs(DATA / f"{name}.jsonl")]
     real = sorted(real, key=lambda p: len(p.chosen_text) + len(p.rejected_text) + len(p.prompt[-1]["content"]))[:n]
 

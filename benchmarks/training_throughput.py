@@ -52,7 +52,7 @@ def dpo_examples(n: int):
     reasons = ("It follows the instruction.", "It ignores what was asked.")
     return [dpo_example(judge_messages(p, first, "cot-compact"), f"{reasons[0]}\n\nFinal verdict: [[{'A' if first else 'B'}]]",
                         f"{reasons[1]}\n\nFinal verdict: [[{'B' if first else 'A'}]]", "verdict")
-            for p in make_pairs(n // 2 + 1, 0, 0)["train"] for first in (True, False)][:n]
+            for p in make_pairs({"train": n // 2 + 1})["train"] for first in (True, False)][:n]
 
 
 def run_dpo_variant(name: str, steps: int, batch_size: int, n: int) -> dict:
@@ -79,7 +79,7 @@ def examples(n: int, max_tokens: int, data: str):
     from genrm.train.genrm import genrm_examples
 
     if data == "builtin":
-        return genrm_examples(make_pairs(n // 2, 0, 0)["train"], "indicator-compact")[:n]
+        return genrm_examples(make_pairs({"train": n // 2})["train"], "indicator-compact")[:n]
     tok = load_tokenizer("smollm2-135m")
     pairs = [p for p in load_pairs(DATA / "mtbench_human_llmbar.jsonl") + load_pairs(DATA / "llmeval2_llmbar.jsonl")
              if len(chat_ids(tok, [judge_messages(p, True, "indicator")])[0]) <= max_tokens]

@@ -28,6 +28,7 @@ class PairedTest:
     losses: int
     diff: float
     p: float
+    ci95: tuple[float, float] | None = None  # of `diff` (clustered_test: a bootstrap over units)
 
 
 def binomial_two_sided(k: int, n: int) -> float:
@@ -57,3 +58,29 @@ def holm(pvalues: Sequence[float], alpha: float = 0.05) -> list[bool]:
             break
         out[i] = True
     return out
+
+
+def clustered_test(a: Sequence[float], b: Sequence[float], units: Sequence[str], resamples: int = 4000,
+                   seed: int = 0) -> PairedTest:
+    """Paired test of per-pair credits `a` vs `b` when pairs come in units that are not
+    independent (pairs sharing a prompt): each unit's mean credit difference is one observation.
+    `n`, `wins` and `losses` count units; `p` is the exact sign test over units; `diff` is the mean
+    per-pair difference, and `ci95` its 95% percentile bootstrap interval resampling whole units."""
+    import random
+
+    if not len(a) == len(b) == len(units):
+        raise ValueError(f"clustered test needs one unit per pair: {len(a)}, {len(b)}, {len(units)}")
+    groups: dict[str, list[float]] = {}
+    for x, y, unit in zip(a, b, units):
+        groups.setdefault(unit, []).append(x - y)
+    sums = [(sum(d), len(d)) for d in groups.values()]
+    wins = sum(s > 0 for s, _ in sums)
+    losses = sum(s < 0 for s, _ in sums)
+    diff = sum(s for s, _ in sums) / len(a) if a else 0.0
+    rng, boot = random.Random(seed), []
+    for _ in range(resamples if sums else 0):
+        draw = [sums[rng.randrange(len(sums))] for _ in sums]
+        boot.append(sum(s for s, _ in draw) / sum(k for _, k in draw))
+    boot.sort()
+    ci = (boot[int(0.025 * len(boot))], boot[min(len(boot) - 1, int(0.975 * len(boot)))]) if boot else (0.0, 0.0)
+    return PairedTest(len(sums), wins, losses, diff, binomial_two_sided(wins, wins + losses), ci)

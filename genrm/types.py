@@ -39,6 +39,12 @@ class PreferencePair:
         and the seeded display order all use it, so they survive reordering and resume."""
         return hashlib.sha256(record_bytes(self)).hexdigest()[:24]
 
+    @property
+    def prompt_key(self) -> str:
+        """A hash of the prompt alone: pairs that share a prompt are one unit in paired tests
+        (they are not independent), and splits are checked for shared prompts with it."""
+        return hashlib.sha256(json.dumps(self.prompt, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -69,6 +75,8 @@ class Judgment:
     score_rejected: float | None = None
     votes: dict[str, int] = field(default_factory=dict)
     rationales: list[str] = field(default_factory=list)
+    rationale_tokens: list[int] = field(default_factory=list)  # tokens the model sampled per rationale
+    forced_verdicts: int = 0  # rationales whose verdict the judge forced (judges/cot.py force_verdict), not the model
 
     @property
     def verdict(self) -> Verdict:
@@ -145,6 +153,7 @@ class EvalResult:
     skipped: dict = field(default_factory=dict)  # left out, with counts per subset (genrm.data.lengths.skip_report)
     memory: dict = field(default_factory=dict)  # peak RSS (and CUDA) of the process, GiB
     options: dict = field(default_factory=dict)  # the judge's card and how it was loaded (dtype, backend, sampling)
+    behaviour: dict = field(default_factory=dict)  # position consistency; for CoT judges rationale tokens, own verdicts
 
     @property
     def accuracy(self) -> float:

@@ -183,6 +183,31 @@ def test_force_verdict_completes_tagless_samples(verdict_model_dir):
     for x, y in zip(plain, forced):  # tagged samples are untouched; tag-less ones get the cue and a letter
         for a, b in zip(x.rationales, y.rationales):
             assert b == a or (b.startswith(a + VERDICT_CUE) and b[-3:] in ("A]]", "B]]"))
+        # the forced ones are counted as such, and the tokens are the model's own, not the forced letter
+        assert y.forced_verdicts == sum(b != a for a, b in zip(x.rationales, y.rationales)) == x.votes["unparsed"]
+        assert y.rationale_tokens == x.rationale_tokens and len(y.rationale_tokens) == 8
+
+
+def test_behaviour_says_verdict_only_and_position_bound():
+    """A judge whose rationales are a few tokens is verdict-only; one that always answers "A" in
+    both orders is position-bound (consistency 0) and wrote every verdict itself."""
+    from dataclasses import replace
+
+    from genrm.eval.runner import evaluate
+    from genrm.judges.cot import CoTJudge
+
+    always_a = evaluate(CoTJudge(ScriptedGenerator(["[[A]]"]), votes=2, adaptive=False), make_pairs(6))
+    b = always_a.behaviour
+    assert b["position_consistency"] == 0.0 and b["pairs_both_orders"] == 6
+    assert b["self_written_verdicts"] == 1.0 and b["verdict_only"] and b["rationales"] == 24
+    class Wordy(ScriptedGenerator):  # a token per word
+        def generate(self, prompts, params, progress=False, first_index=0):
+            return [[replace(c, num_tokens=len(c.text.split())) for c in row]
+                    for row in super().generate(prompts, params, progress, first_index)]
+
+    long = "Assistant A answers the question and follows the instruction closely, so it is better. " * 3 + "[[A]]"
+    thinking = evaluate(CoTJudge(Wordy([long]), votes=1, adaptive=False), make_pairs(2))
+    assert not thinking.behaviour["verdict_only"] and thinking.behaviour["mean_rationale_tokens"] >= 16
 
 
 def test_one_order_mode_shows_a_seeded_random_order():

@@ -27,18 +27,19 @@ def test_demo_writes_a_row_for_every_method(demo_dir):
             assert 0.0 <= score.ci95[0] <= score.accuracy <= score.ci95[1] <= 1.0
             assert (demo_dir / STEPS[name] / split / "results.json").exists() or name.startswith("STaR")
     # the same pairs for every method: the paired tests need that
-    keys = {name: [e["key"] for e in m["heldout"].examples] for name, m in results["methods"].items()}
+    keys = {name: [e["key"] for e in m["test"].examples] for name, m in results["methods"].items()}
     assert len({tuple(sorted(k)) for k in keys.values()}) == 1
     report = (demo_dir / "report.md").read_text()
     for name in ROWS:
         assert f"| {name} |" in report
-    assert "Paired tests on held-out" in report and "## Conclusion" in report
+    assert "Paired tests on test" in report and "## Claims (fixed" in report and "Per family on OOD" in report
+    assert "adversarial twin" in report  # each family never trained on states its relation
     assert (demo_dir / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (demo_dir / "data" / "train.jsonl").exists()
     star = results["methods"]["STaR-DPO"]["star"]
     metrics = json.loads((demo_dir / STEPS["STaR-DPO"] / "metrics.json").read_text())
     # iteration 0 of the STaR curve is the zero-shot CoT row, computed once
-    assert metrics["baseline"]["heldout"]["accuracy"] == results["methods"]["zero-shot CoT"]["heldout"].accuracy
+    assert metrics["baseline"]["test"]["accuracy"] == results["methods"]["zero-shot CoT"]["test"].accuracy
     assert not (demo_dir / STEPS["STaR-DPO"] / "iter-0").exists() and star["iterations"]
     (rationalized,) = results["methods"]["STaR-Rationalizer"]["star"]["iterations"]
     assert rationalized["hinted_samples"] == rationalized["unsolved_prompts"] > 0  # hints for prompts with no correct sample
@@ -69,9 +70,9 @@ def test_rerun_resumes_without_redoing_finished_methods(demo_dir, tiny_model_dir
         monkeypatch.setitem(demo.METHODS, row, lambda *a, _fn=fn, _row=row: calls.append(_row) or _fn(*a))
     after = run_demo(demo_dir, model=str(tiny_model_dir), size="tiny")
     assert calls == ["GenRM"]  # the checkpoint and the journals on disk are reused: nothing is judged again
-    assert after["methods"]["BT"]["heldout"].to_dict() == before["methods"]["BT"]["heldout"]
-    assert after["methods"]["GenRM"]["heldout"].accuracy == before["methods"]["GenRM"]["heldout"]["pooled"]["accuracy"]
-    assert after["methods"]["GenRM"]["heldout"].resumed_judgments == 8
+    assert after["methods"]["BT"]["test"].to_dict() == before["methods"]["BT"]["test"]
+    assert after["methods"]["GenRM"]["test"].accuracy == before["methods"]["GenRM"]["test"]["pooled"]["accuracy"]
+    assert after["methods"]["GenRM"]["test"].resumed_judgments == 8
 
 
 def test_rerun_with_another_configuration_is_refused(demo_dir, tiny_model_dir):
@@ -88,7 +89,7 @@ def test_missing_module_is_reported_not_faked(tiny_model_dir, tmp_path, monkeypa
     monkeypatch.setitem(demo.METHODS, "BT", missing)
     run = RunDir(tmp_path)
     cfg = settings("tiny")
-    data = make_pairs(cfg.n_train, cfg.n_heldout, cfg.n_ood)
+    data = make_pairs({"train": cfg.n_train, "test": cfg.n_test, "ood": cfg.n_ood, "twin": cfg.n_twin})
     results = demo.run_methods(run, str(tiny_model_dir), data, cfg, rows=("length baseline", "BT"))
     assert results["BT"] == {"status": "not available", "reason": "not available (module genrm.train.bt missing)"}
     assert not run.is_done(STEPS["BT"])
@@ -98,7 +99,7 @@ def test_missing_module_is_reported_not_faked(tiny_model_dir, tmp_path, monkeypa
 
 def test_settings_are_typed_and_checked():
     cfg = settings("tiny", {"genrm": {"max_steps": 5}, "eval": {"votes": 3}})
-    assert cfg.genrm["max_steps"] == 5 and cfg.eval.votes == 3 and cfg.n_heldout == 8
+    assert cfg.genrm["max_steps"] == 5 and cfg.eval.votes == 3 and cfg.n_test == 8
     with pytest.raises(ConfigError, match="unknown config key 'no_such_key'"):
         settings("tiny", {"no_such_key": 1})
     with pytest.raises(ConfigError, match="did you mean eval.votes"):
@@ -126,8 +127,8 @@ def test_cli_prints_the_table_last(demo_dir, tiny_model_dir, capsys):
     out = capsys.readouterr().out
     for name in ("length baseline", "zero-shot CoT", "BT", "GenRM", "STaR-SFT", "STaR-DPO"):
         assert name in out
-    assert "results.json" in out and "paired tests" in out
-    assert out.strip().splitlines()[-1].startswith("held-out, paired tests:")
+    assert "results.json" in out and "tested on prompts" in out
+    assert out.strip().splitlines()[-1].startswith("claims fixed 2026-12-05, tested on prompts:")
 
 
 def test_star_row_trains_and_scores_when_samples_have_verdicts(tiny_model_dir, tmp_path):
@@ -139,7 +140,7 @@ def test_star_row_trains_and_scores_when_samples_have_verdicts(tiny_model_dir, t
     from genrm.star.samples import mark
 
     cfg = settings("tiny", {"star": {"samples": 2, "max_train_pairs": 8}})
-    data = make_pairs(cfg.n_train, cfg.n_heldout, cfg.n_ood, ood_families=tuple(cfg.ood_families))
+    data = make_pairs({"train": cfg.n_train, "test": cfg.n_test, "ood": cfg.n_ood, "twin": cfg.n_twin})
     work = tmp_path / demo.STEPS[row]
     rows = [mark(p.id, order, index, f"Assistant {letter} follows the instruction. [[{letter}]]", 8, True)
             for p in data["train"] for order in ("chosen_first", "chosen_second")
@@ -152,4 +153,24 @@ def test_star_row_trains_and_scores_when_samples_have_verdicts(tiny_model_dir, t
     assert it["positions"]["after"] == {"chosen_first": 8, "chosen_second": 8}
     assert (work / "iter-1" / "train" / "checkpoint" / "config.json").exists()
     assert result["star"]["checkpoint"].endswith("checkpoint")
-    assert result["heldout"].n == 8 and result["ood"].n == 8
+    assert result["test"].n == 8 and result["ood"].n == 8
+
+
+def test_seeds_report_mean_sd_and_every_seed(tiny_model_dir, tmp_path, capsys):
+    from genrm.cli import main
+
+    rows = 'rows=["length baseline", "zero-shot"]'
+    assert main(["demo", "--quick", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--seeds", "0,1",
+                 "--set", rows]) == 0
+    summary = json.loads((tmp_path / "seeds.json").read_text())
+    assert summary["seeds"] == [0, 1] and summary["claims_set"] == "2026-12-05"
+    cell = summary["accuracy"]["zero-shot"]["test"]
+    per_seed = [load_results(tmp_path / f"seed-{s}")["methods"]["zero-shot"]["test"].accuracy * 100 for s in (0, 1)]
+    assert list(cell["per_seed"].values()) == pytest.approx(per_seed)
+    assert cell["mean"] == pytest.approx(sum(per_seed) / 2)
+    # each seed its own data, and within a seed no prompt in two splits
+    assert (tmp_path / "seed-0/data/test.jsonl").read_text() != (tmp_path / "seed-1/data/test.jsonl").read_text()
+    report = (tmp_path / "seeds.md").read_text()
+    assert "## Per seed" in report and "±" in report
+    assert "±" in capsys.readouterr().out
+    assert main(["demo", "--quick", "--out", str(tmp_path), "--seed", "0", "--seeds", "0,1"]) == 1

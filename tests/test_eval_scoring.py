@@ -200,23 +200,47 @@ def test_paired_sign_test_and_holm_by_hand():
         paired_test([1], [1, 0])
 
 
-def test_conclusion_corrects_over_its_claims_and_the_table_over_every_pair():
+def test_claims_are_tested_on_prompts_with_holm_over_the_whole_list():
     from types import SimpleNamespace
 
-    from genrm.eval.compare import conclusion, tests
+    from genrm.eval.compare import Claim, claim_tests, conclusion, tests
 
-    def judge(correct):
-        return {"heldout": SimpleNamespace(examples=[{"id": str(i), "correct": c} for i, c in enumerate(correct)])}
+    def judge(correct, prompts):
+        examples = [{"id": str(i), "correct": c, "prompt_key": p} for i, (c, p) in enumerate(zip(correct, prompts))]
+        return {"test": SimpleNamespace(examples=examples), "ood": SimpleNamespace(examples=examples)}
 
+    each = [f"q{i}" for i in range(12)]  # every pair its own prompt
     good, bad = [1] * 12, [0] * 9 + [1] * 3  # good wins 9 of 9 discordant pairs: p = 2 / 2**9
-    methods = {"B": judge(bad), **{name: judge(good) for name in "ACDEFG"}}
-    table = {(r["a"], r["b"]): r for r in tests(methods, "heldout")}
+    methods = {"B": judge(bad, each), **{name: judge(good, each) for name in "ACDEFG"}}
+    table = {(r["a"], r["b"]): r for r in tests(methods, "test")}
     assert len(table) == 21 and table[("B", "A")]["test"].p == pytest.approx(2 / 512)
     assert not any(r["significant"] for r in table.values())  # 0.0039 > 0.05 / 21: not over all 21 pairs
-    line = conclusion(methods, "heldout", [("A", "B"), ("A", "C"), ("H", "A")])  # H never ran: no claim
-    assert line == ("A > B (+75.0 points, p=0.0039); A vs C: no significant difference (+0.0 points, p=1) "
-                    "(Holm over these 2 claims)")
-    assert conclusion(methods, "heldout", [("H", "A")]) == ""
+    claims = [Claim("A", ">", "B"), Claim("A", ">=", "C"), Claim("A", "vs", "B"), Claim("H", ">", "A")]  # H never ran
+    rows = claim_tests(methods, claims, ["test"])
+    assert [r["verdict"] for r in rows] == ["supported", "not contradicted", "A > B"]  # 0.0039 <= 0.05 / 3
+    line = conclusion(rows, {"test": "test"})
+    assert line.startswith("A > B on test: supported (+75.0 points [") and line.endswith("(Holm over 3 tests)")
+    assert "prompts 9 better / 0 worse, p=0.0039" in line
+    # the same credits in 3 prompts of 4 pairs: 3 units, not 9 independent wins
+    shared = [f"q{i // 4}" for i in range(12)]
+    methods = {"A": judge(good, shared), "B": judge(bad, shared)}
+    (row,) = claim_tests(methods, [Claim("A", ">", "B")], ["test"])
+    assert (row["test"].n, row["test"].wins, row["test"].losses) == (3, 3, 0) and row["test"].p == pytest.approx(0.25)
+    assert row["verdict"] == "not shown" and row["test"].diff == pytest.approx(0.75)
+    assert claim_tests(methods, [Claim("H", ">", "A")], ["test"]) == []
+    with pytest.raises(ValueError, match="relation"):
+        Claim("A", "<", "B")
+
+
+def test_clustered_interval_by_hand():
+    from genrm.stats import clustered_test
+
+    t = clustered_test([1, 1, 0, 1], [0, 0, 0, 0], ["a", "a", "b", "c"])
+    assert (t.n, t.wins, t.losses) == (3, 2, 0) and t.diff == 0.75 and t.p == pytest.approx(0.5)
+    low, high = t.ci95
+    assert 0 <= low <= 0.75 <= high <= 1  # units resampled whole: the interval stays inside what units can give
+    same = clustered_test([1, 0], [1, 0], ["a", "b"])
+    assert same.ci95 == (0.0, 0.0) and same.p == 1.0
 
 
 def test_rewardbench2_pairwise_says_chance_is_one_eighth(tmp_path):

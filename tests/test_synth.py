@@ -1,11 +1,16 @@
 import json
+from itertools import combinations
 
 import pytest
 
 from genrm.data.pairs import load_pairs
 from genrm.data.synth import (
+    NEW_FAMILIES,
     OOD_FAMILIES,
+    RELATION,
     TRAIN_FAMILIES,
+    TWIN,
+    TWIN_FAMILIES,
     is_refusal,
     list_items,
     make_pairs,
@@ -16,32 +21,35 @@ from genrm.data.synth import (
 from genrm.eval.runner import evaluate
 from genrm.judges.length import LengthJudge
 
+SIZES = {"train": 40, "dev": 12, "test": 20, "ood": 35, "twin": 10}
+
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
-    a = write_splits(tmp_path / "a", 40, 20, 35, seed=3)
-    b = write_splits(tmp_path / "b", 40, 20, 35, seed=3)
-    c = write_splits(tmp_path / "c", 40, 20, 35, seed=4)
-    assert set(a) == {"train", "heldout", "ood"}
+    a = write_splits(tmp_path / "a", SIZES, seed=3)
+    b = write_splits(tmp_path / "b", SIZES, seed=3)
+    c = write_splits(tmp_path / "c", SIZES, seed=4)
+    assert set(a) == set(SIZES)
     for split in a:
         assert a[split].read_bytes() == b[split].read_bytes()
     assert a["train"].read_bytes() != c["train"].read_bytes()
 
 
 def test_files_load_in_rewardbench_schema(tmp_path):
-    paths = write_splits(tmp_path, 40, 20, 35, seed=0)
-    for split, n in (("train", 40), ("heldout", 20), ("ood", 35)):
+    paths = write_splits(tmp_path, SIZES, seed=0)
+    for split, n in SIZES.items():
         pairs = load_pairs(paths[split])
         assert len(pairs) == n and not pairs.skipped
         row = json.loads(paths[split].read_text().splitlines()[0])
         assert set(row) == {"prompt", "chosen", "rejected", "subset", "id"}
         assert len({p.id for p in pairs}) == n
     assert {p.subset for p in load_pairs(paths["train"])} == set(TRAIN_FAMILIES)
-    assert {p.subset for p in load_pairs(paths["ood"])} == set(OOD_FAMILIES)
+    assert {p.subset for p in load_pairs(paths["ood"])} == set(NEW_FAMILIES)
+    assert {p.subset for p in load_pairs(paths["twin"])} == set(TWIN_FAMILIES)
 
 
 def test_make_pairs_matches_the_files(tmp_path):
-    paths = write_splits(tmp_path, 20, 8, 14, seed=1)
-    pairs = make_pairs(20, 8, 14, seed=1)
+    paths = write_splits(tmp_path, SIZES, seed=1)
+    pairs = make_pairs(SIZES, seed=1)
     for split in paths:
         loaded = load_pairs(paths[split])
         assert [(p.id, p.prompt, p.chosen, p.rejected, p.subset) for p in loaded] == \
@@ -49,7 +57,8 @@ def test_make_pairs_matches_the_files(tmp_path):
 
 
 def test_checkers_agree_with_the_labels():
-    rows = make_rows(400, 100, 700, seed=0)
+    rows = make_rows({"train": 400, "test": 100, "ood": 400, "twin": 200}, seed=0)
+    rows["relatives"] = make_rows({"ood": 300}, seed=0, ood_families=OOD_FAMILIES)["ood"]
     for split, split_rows in rows.items():
         for r in split_rows:
             assert satisfies(r["subset"], r["prompt"], r["chosen"]), (split, r)
@@ -69,15 +78,19 @@ def test_checkers_on_hand_written_cases():
     assert satisfies("arithmetic", "What is 12 * 3?", "12 * 3 = 36.")
     assert not satisfies("arithmetic", "What is 12 - 3?", "The answer is 8.")
     assert satisfies("capital", "What is the capital of New Zealand?", "It is Wellington.")
+    assert satisfies("sort-numbers", "Sort these numbers from largest to smallest: 4, 17, 9.", "In order: 17, 9, 4.")
+    assert not satisfies("sort-numbers", "Sort these numbers from smallest to largest: 4, 17, 9.", "4, 17, 9")
+    assert satisfies("larger-number", "Which is larger, 45 or 54?", "The larger one is 54.")
+    assert not satisfies("larger-number", "Which number is bigger: 45 or 54?", "45 is bigger.")
     assert is_refusal("I’m sorry, but I can’t help with this.") and not is_refusal("Sure! Use a tripod.")
     with pytest.raises(ValueError):
         satisfies("no-such-family", "x", "y")
 
 
-@pytest.mark.parametrize("split,families", [("heldout", TRAIN_FAMILIES), ("ood", OOD_FAMILIES)])
+@pytest.mark.parametrize("split,families", [("test", TRAIN_FAMILIES), ("ood", NEW_FAMILIES), ("twin", TWIN_FAMILIES)])
 def test_length_does_not_predict_the_label(split, families):
     n = 120 * len(families)
-    pairs = make_pairs(n, n, n, seed=5)[split]
+    pairs = make_pairs({split: n}, seed=5)[split]
     result = evaluate(LengthJudge(), pairs)
     assert set(result.subsets) == set(families)
     for family, score in [*result.subsets.items(), ("all", result.pooled)]:
@@ -86,7 +99,7 @@ def test_length_does_not_predict_the_label(split, families):
 
 
 def test_politeness_does_not_predict_the_label():
-    pairs = make_pairs(600, 0, 700, seed=2)
+    pairs = make_pairs({"train": 600, "ood": 700}, seed=2, ood_families=OOD_FAMILIES)
     openers = ("Sure! ", "Of course. ", "Happy to help! ", "Great question. ")
     for split in ("train", "ood"):
         polite_chosen = sum(p.chosen_text.lower().startswith(tuple(o.lower() for o in openers)) for p in pairs[split])
@@ -95,10 +108,21 @@ def test_politeness_does_not_predict_the_label():
         assert abs(polite_chosen - polite_rejected) / (polite_chosen + polite_rejected) < 0.2
 
 
-def test_ood_families_are_never_in_training_data_and_heldout_is_not_in_train():
+def test_splits_share_no_prompt_and_families_never_trained_on_stay_out():
     assert not set(TRAIN_FAMILIES) & set(OOD_FAMILIES)
-    rows = make_rows(300, 150, 70, seed=0)
-    assert {r["subset"] for r in rows["train"]} == set(TRAIN_FAMILIES)
-    assert not {r["subset"] for r in rows["train"] + rows["heldout"]} & set(OOD_FAMILIES)
-    key = lambda r: (r["prompt"], r["chosen"], r["rejected"])
-    assert not {key(r) for r in rows["train"]} & {key(r) for r in rows["heldout"]}
+    for seed in (0, 1, 2):
+        rows = make_rows({"train": 384, "dev": 128, "test": 128, "ood": 128, "twin": 64}, seed=seed)
+        assert {r["subset"] for r in rows["train"]} == set(TRAIN_FAMILIES)
+        assert not {r["subset"] for r in rows["train"] + rows["dev"] + rows["test"]} & set(OOD_FAMILIES)
+        prompts = {split: {r["prompt"] for r in split_rows} for split, split_rows in rows.items()}
+        for a, b in combinations(prompts, 2):
+            assert not prompts[a] & prompts[b], (seed, a, b, sorted(prompts[a] & prompts[b])[:3])
+        # every trained family has several prompts of its own in test (so per-prompt units can be tested)
+        for family in TRAIN_FAMILIES:
+            assert len({r["prompt"] for r in rows["test"] if r["subset"] == family}) >= 5, (seed, family)
+
+
+def test_every_family_never_trained_on_states_its_relation():
+    assert set(RELATION) == set(OOD_FAMILIES)
+    assert all(TWIN in RELATION[f] for f in TWIN_FAMILIES)
+    assert all(RELATION[f].startswith("new") for f in NEW_FAMILIES) and len(NEW_FAMILIES) >= 2

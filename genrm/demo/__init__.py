@@ -7,7 +7,7 @@ Methods (rows, in order): length baseline, zero-shot (indicator judge), zero-sho
 STaR-SFT, STaR-Rationalizer, STaR-DPO (`DemoConfig.rows` picks which; the default size leaves
 the rationalizer out for time). Each is a function
 `(model, data, work_dir, config, earlier) -> {split: EvalResult}` where `data` maps "train" /
-"heldout" / "ood" to PreferencePair lists; every score comes from genrm.eval.evaluate (the one
+"dev" / "test" / "ood" / "twin" to PreferencePair lists (no prompt in two of them); every score comes from genrm.eval.evaluate (the one
 credit policy, journaled in work_dir/SPLIT), and the comparison (table, paired tests, chart) from
 genrm.eval.compare. The STaR rows start from the
 zero-shot CoT judge, whose results are their iteration 0 (computed once).

@@ -14,7 +14,7 @@ def score_splits(judge, data: dict, work: Path, cfg: DemoConfig, model: str | No
     from genrm.eval.runner import evaluate
 
     return {split: evaluate(judge, data[split], out=work / split, batch_size=cfg.eval.batch_size, model=model)
-            for split in SPLITS}
+            for split in SPLITS if split in data}
 
 
 def _need(module: str) -> None:
@@ -58,22 +58,25 @@ def bt(model: str, data: dict, work: Path, cfg: DemoConfig, earlier: dict) -> di
     _need("genrm.train.bt")
     from genrm.judges.base import load_judge
     from genrm.train.bt import train_bt
+    from genrm.train.common import steps_done
 
     checkpoint = work / "checkpoint"
     if not (checkpoint / "config.json").exists():  # a finished checkpoint whose scoring was cut off is reused
         checkpoint = train_bt(model, data["train"], work, cfg.bt)
-    return score_splits(load_judge(str(checkpoint)), data, work, cfg, str(checkpoint))
+    return {**score_splits(load_judge(str(checkpoint)), data, work, cfg, str(checkpoint)), "train_steps": steps_done(work)}
 
 
 def genrm(model: str, data: dict, work: Path, cfg: DemoConfig, earlier: dict) -> dict:
     _need("genrm.train.genrm")
     from genrm.judges.base import load_judge
+    from genrm.train.common import steps_done
     from genrm.train.genrm import train_genrm
 
     checkpoint = work / "checkpoint"
     if not (checkpoint / "config.json").exists():
         checkpoint = train_genrm(model, data["train"], work, cfg.genrm, template=cfg.indicator_template)
-    return score_splits(load_judge(str(checkpoint), kind="genrm"), data, work, cfg, str(checkpoint))
+    return {**score_splits(load_judge(str(checkpoint), kind="genrm"), data, work, cfg, str(checkpoint)),
+            "train_steps": steps_done(work)}
 
 
 def star_config(method: str, cfg: DemoConfig) -> dict:
@@ -94,12 +97,13 @@ def _star(method: str, model: str, data: dict, work: Path, cfg: DemoConfig, earl
     _share_first_samples(work)
     metrics = run_star(work, model=model, train_pairs=data["train"], config=star_config(method, cfg),
                        resume=(work / "config.yaml").exists(), progress=False,
-                       eval_sets={split: data[split] for split in SPLITS}, baseline=baseline)
+                       eval_sets={split: data[split] for split in SPLITS if split in data}, baseline=baseline)
     last = metrics["iterations"][-1]
-    results = {split: EvalResult.from_dict(read_json(last["eval"][split]["results"])) for split in SPLITS}
+    results = {split: EvalResult.from_dict(read_json(last["eval"][split]["results"])) for split in SPLITS if split in data}
     keep = ("iteration", "samples", "correct_rate", "unparsed_rate", "unsolved_prompts", "hinted_samples", "rationalized",
             "kept_examples", "dpo_pairs", "positions", "rejected_used", "train_steps", "train_loss", "skipped_training")
-    return {**results, "star": {"checkpoint": last["checkpoint"], "metrics": str(work / "metrics.json"),
+    steps = sum(it.get("train_steps") or 0 for it in metrics["iterations"])
+    return {**results, "train_steps": steps, "star": {"checkpoint": last["checkpoint"], "metrics": str(work / "metrics.json"),
                                 "iterations": [{k: it[k] for k in keep if k in it} for it in metrics["iterations"]]}}
 
 

@@ -108,6 +108,7 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
                         tie_policy=dict(C.TIE_POLICY, **(rb2.BEST_OF_POLICY if best_of else {})),
                         resumed_judgments=resumed, seconds=round(time.time() - start, 1),
                         skipped={**skip_report(too_long), **invalid_report(invalid)}, memory=peak_memory(),
+                        behaviour=behaviour(body["examples"]),
                         options={**(judge.card() if callable(getattr(judge, "card", None)) else {}), **(options or {})},
                         **body)
     if out is not None and is_main_process():
@@ -173,7 +174,7 @@ def group_scores(examples: Sequence[dict]) -> dict[str, Score]:
 
 def example(pair: PreferencePair, judgment: Judgment, length: Judgment) -> dict:
     """One pair's record in results.json: its credit under the policy and the values behind it."""
-    ex = {"id": pair.id, "key": pair.key, "subset": pair.subset, "p_chosen": judgment.p_chosen,
+    ex = {"id": pair.id, "key": pair.key, "prompt_key": pair.prompt_key, "subset": pair.subset, "p_chosen": judgment.p_chosen,
           "correct": C.credit(judgment), "tie": C.is_tie(judgment), "parsed": judgment.parsed,
           "length_correct": C.credit(length)}
     for key in ("p_chosen_first", "p_chosen_second", "score_chosen", "score_rejected"):
@@ -186,7 +187,34 @@ def example(pair: PreferencePair, judgment: Judgment, length: Judgment) -> dict:
         ex["shown"] = "both" if len(orders) == 2 else next(iter(orders))
     if judgment.votes:
         ex["votes"] = dict(judgment.votes)
+    if judgment.rationale_tokens:
+        ex["rationale_tokens"] = judgment.rationale_tokens
+        ex["forced_verdicts"] = judgment.forced_verdicts
     return ex
+
+
+VERDICT_ONLY = 16  # rationales shorter than this many tokens on average: the CoT judge is verdict-only
+
+
+def behaviour(examples: Sequence[dict]) -> dict:
+    """How a judge behaved on these examples. position_consistency: of the pairs judged in both
+    orders, the share where both orders preferred the same response (a judge that answers by
+    position scores 0). For CoT judges: mean tokens the model sampled per rationale, the share of
+    rationales whose verdict the model wrote itself (not forced, not missing), and verdict_only
+    when rationales average under VERDICT_ONLY tokens."""
+    both = [e for e in examples if "p_chosen_first" in e and "p_chosen_second" in e]
+    out: dict = {}
+    if both:
+        same = sum((e["p_chosen_first"] - 0.5) * (e["p_chosen_second"] - 0.5) > 0 for e in both)
+        out.update(position_consistency=same / len(both), pairs_both_orders=len(both))
+    tokens = [k for e in examples for k in e.get("rationale_tokens", [])]
+    if tokens:
+        unparsed = sum(e.get("votes", {}).get("unparsed", 0) for e in examples)
+        forced = sum(e.get("forced_verdicts", 0) for e in examples)
+        mean = sum(tokens) / len(tokens)
+        out.update(rationales=len(tokens), mean_rationale_tokens=mean,
+                   self_written_verdicts=(len(tokens) - forced - unparsed) / len(tokens), verdict_only=mean < VERDICT_ONLY)
+    return out
 
 
 def score_pairs(pairs: Sequence[PreferencePair], judgments: Sequence[Judgment], lengths: Sequence[Judgment],

@@ -46,10 +46,14 @@ class _Tally:
     chosen: dict = field(default_factory=dict)  # chosen_first -> votes for chosen
     rejected: dict = field(default_factory=dict)
     unparsed: dict = field(default_factory=dict)
+    tokens: list = field(default_factory=list)  # sampled tokens of each rationale
+    forced: int = 0  # rationales whose verdict was forced
 
-    def add(self, chosen_first: bool, text: str) -> None:
+    def add(self, chosen_first: bool, text: str, tokens: int = 0, forced: bool = False) -> None:
         verdict = parse_verdict(text)
         self.texts.setdefault(chosen_first, []).append(text)
+        self.tokens.append(tokens)
+        self.forced += forced
         key = "unparsed" if not verdict.parsed else "chosen" if verdict.position == chosen_position(chosen_first) else "rejected"
         counts = getattr(self, key)
         counts[chosen_first] = counts.get(chosen_first, 0) + 1
@@ -212,12 +216,11 @@ class CoTJudge:
                     params = verdict_params(SamplingParams(n=n, temperature=self.params.temperature, top_p=self.params.top_p,
                                                            max_new_tokens=self.params.max_new_tokens, seed=self.params.seed),
                                             self.force_verdict)
-                    drawn = self.generator.generate(prompts, params, first_index=first_index)
-                    if self.force_verdict:
-                        drawn = force_verdicts(self.generator, prompts, drawn, params, first_index)
-                    for (i, o), samples in zip(members, drawn):
-                        for s in samples:
-                            tallies[i].add(o, s.text)
+                    sampled = self.generator.generate(prompts, params, first_index=first_index)
+                    drawn = force_verdicts(self.generator, prompts, sampled, params, first_index) if self.force_verdict else sampled
+                    for (i, o), samples, own in zip(members, drawn, sampled):
+                        for s, before in zip(samples, own):
+                            tallies[i].add(o, s.text, before.num_tokens, forced=s.text != before.text)
                             self.tokens_generated += s.num_tokens
         return [self._judgment(t, o) for t, o in zip(tallies, orders)]
 
@@ -229,4 +232,5 @@ class CoTJudge:
         second = share(t.chosen.get(False, 0), t.rejected.get(False, 0)) if False in orders else None
         return Judgment(p_chosen=0.5 if p is None else p, parsed=p is not None, p_chosen_first=first,
                         p_chosen_second=second, votes={"chosen": c, "rejected": r, "unparsed": u},
-                        rationales=[text for o in orders for text in t.texts.get(o, [])])
+                        rationales=[text for o in orders for text in t.texts.get(o, [])], rationale_tokens=list(t.tokens),
+                        forced_verdicts=t.forced)
