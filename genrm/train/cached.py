@@ -5,7 +5,9 @@ compute for a training sequence is the same at every step and epoch. `CachedBott
 training sequence through them once (right-padded, as the trainer pads) and keeps the input of
 block N; while training, the model's embedding module is replaced by a lookup of those cached
 activations (keyed by the sequence's tokens) and its block list by the top blocks alone, so each
-step costs the top blocks' forward and backward only. The trainer (TRL) is unchanged: it still
+step costs the top blocks' forward and backward only. The activations live in a memory-mapped file
+(DiskCache), so a large training set's cache is bounded by disk, not memory, and its computation
+shows progress. The trainer (TRL) is unchanged: it still
 feeds token ids, pads, masks and computes the loss as usual. On exit the model is whole again,
 with the trained top blocks. Valid without dropout in the bottom blocks and without LoRA there.
 Used by SFT (GenRM, STaR), BT and DPO training (train/dpo.py: the reference log-probs too).
@@ -32,10 +34,50 @@ def decoder(model):
     return inner, inner.layers
 
 
+class DiskCache:
+    """Activations of many sequences in one file, memory-mapped: what is resident is what the
+    operating system keeps in its page cache, so the cache of a large training set does not have to
+    fit in memory. `add(key, tensor)` while writing; `close()` maps the file; `cache[key]` reads."""
+
+    def __init__(self, hidden: int, dtype, directory: str | None = None):
+        import shutil
+        import tempfile
+        import weakref
+
+        self.hidden, self.dtype, self.rows, self.index = hidden, dtype, 0, {}
+        self.directory = tempfile.mkdtemp(prefix="genrm-frozen-cache-", dir=directory)
+        self.path = f"{self.directory}/activations.bin"
+        self.file, self.mapped = open(self.path, "wb"), None  # noqa: SIM115 -- closed in close()
+        weakref.finalize(self, shutil.rmtree, self.directory, True)
+
+    def add(self, key: tuple, value: torch.Tensor) -> None:
+        value = value.to(self.dtype).contiguous()
+        self.file.write(value.view(torch.uint8).numpy().tobytes())
+        self.index[key] = (self.rows, value.shape[0])
+        self.rows += value.shape[0]
+
+    def close(self) -> None:
+        self.file.close()
+        size = self.rows * self.hidden
+        self.mapped = (torch.from_file(self.path, shared=False, size=size, dtype=self.dtype).view(self.rows, self.hidden)
+                       if size else torch.empty(0, self.hidden, dtype=self.dtype))
+
+    def get(self, key: tuple) -> torch.Tensor | None:
+        where = self.index.get(key)
+        return None if where is None else self.mapped[where[0]:where[0] + where[1]]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows * self.hidden * self.dtype.itemsize
+
+
 class CachedActivations(nn.Module):
     """Stands in for the embedding: token ids (right-padded with `pad_id`) -> cached block-N inputs."""
 
-    def __init__(self, cache: dict[tuple, torch.Tensor], pad_id: int, hidden: int, dtype):
+    def __init__(self, cache: DiskCache, pad_id: int, hidden: int, dtype):
         super().__init__()
         self.cache, self.pad_id, self.hidden, self.dtype = cache, pad_id, hidden, dtype
 
@@ -64,7 +106,9 @@ class CachedBottom:
         self.lookup = CachedActivations(self.cache, pad_id, weight.shape[1], weight.dtype)
 
     @torch.no_grad()
-    def _compute(self, layers, rows, pad_id: int, batch_size: int) -> dict[tuple, torch.Tensor]:
+    def _compute(self, layers, rows, pad_id: int, batch_size: int) -> DiskCache:
+        from tqdm.auto import tqdm
+
         captured = {}
 
         def grab(module, args, kwargs):
@@ -73,10 +117,13 @@ class CachedBottom:
 
         unique = sorted({tuple(r) for r in rows}, key=len)
         device = next(self.model.parameters()).device
-        cache = {}
+        weight = self.inner.embed_tokens.weight
+        cache = DiskCache(weight.shape[1], weight.dtype)
         hook = layers[self.n].register_forward_pre_hook(grab, with_kwargs=True)
         was_training = self.model.training
         self.model.eval()
+        bar = tqdm(total=len(unique), desc=f"caching the frozen {self.n} blocks", unit="seq",
+                   disable=len(unique) < 4 * batch_size)
         try:
             for start in range(0, len(unique), batch_size):
                 batch = unique[start:start + batch_size]
@@ -91,10 +138,14 @@ class CachedBottom:
                 except _Stop:
                     pass
                 for i, r in enumerate(batch):
-                    cache[r] = captured["h"][i, :len(r)].detach().cpu()
+                    cache.add(r, captured["h"][i, :len(r)].detach().cpu())
+                bar.update(len(batch))
+                bar.set_postfix_str(f"{cache.nbytes / 2**30:.2f} GiB on disk", refresh=False)
         finally:
             hook.remove()
             self.model.train(was_training)
+            bar.close()
+        cache.close()
         return cache
 
     def __enter__(self):
