@@ -95,7 +95,9 @@ def run_real(out: Path, model: str, size: str, overrides: dict, args, console) -
         methods = run_methods(run, model, data, s, chosen_rows(s), console=console)
     results = {"model": model, "size": size, "seed": args.seed, "settings": to_dict(s),
                "data": {split: {"n": len(data[split]), "subsets": sorted({p.subset for p in data[split]})} for split in ("train", "dev", "test", "ood")},
-               "real_data": data["info"], "methods": methods}
+               "real_data": data["info"], "methods": methods,
+               "split_labels": {"test": "test (human-labelled pool, prompts never trained on)",
+                                "ood": "OOD: partial RewardBench"}}
     write_outputs(results, out, title=f"paper table, real data: {model}")
     return results
 

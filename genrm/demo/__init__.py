@@ -25,6 +25,7 @@ from genrm.demo.methods import METHODS, star_config
 from genrm.demo.run import (
     conclusion,
     done_methods,
+    labels,
     load_results,
     load_step,
     markdown,
@@ -47,5 +48,5 @@ from genrm.demo.settings import (
 )
 
 __all__ = ["CLAIMS", "METHODS", "ROWS", "SIZES", "SPLITS", "STAR_ROWS", "STEPS", "DemoConfig", "MethodUnavailable",
-           "chosen_rows", "conclusion", "done_methods", "load_results", "load_step", "markdown", "print_table",
+           "chosen_rows", "conclusion", "done_methods", "labels", "load_results", "load_step", "markdown", "print_table",
            "run_demo", "run_methods", "settings", "star_config", "write_outputs"]

@@ -110,9 +110,12 @@ def seconds(results: dict) -> dict[str, float]:
 
 
 def labels(results: dict) -> dict[str, str]:
-    """The splits' names in tables; under `eval_split: dev` the first is dev (tuning), not test."""
+    """The splits' names in tables (`split_labels` in the results override the built-in ones);
+    under `eval_split: dev` the first is dev (tuning), not test."""
     tuning = results.get("settings", {}).get("eval_split") == "dev"
-    names = {**SPLITS, "test": "dev (tuning: trained families, prompts never trained on)"} if tuning else SPLITS
+    names = {**SPLITS, **results.get("split_labels", {})}  # data other than the built-in names its splits
+    if tuning:
+        names["test"] = f"dev (tuning) in place of {names['test']}"
     return {split: label for split, label in names.items() if split in results.get("data", SPLITS)}
 
 
