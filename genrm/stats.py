@@ -14,7 +14,8 @@ def wilson(mean: float, n: int, z: float = 1.96) -> list[float]:
     denom = 1 + z * z / n
     centre = (mean + z * z / (2 * n)) / denom
     half = z * math.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / denom
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    return [0.0 if mean <= 0 else min(low, mean), 1.0 if mean >= 1 else max(high, mean)]  # no rounding past the estimate
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,16 @@ def test_claims_are_tested_on_prompts_with_holm_over_the_whole_list():
         Claim("A", "<", "B")
 
 
+def test_wilson_interval_always_holds_its_estimate():
+    from genrm.stats import wilson
+
+    for n in range(1, 300):
+        for k in range(n + 1):
+            low, high = wilson(k / n, n)
+            assert low <= k / n <= high, (k, n, low, high)
+    assert wilson(1.0, 6)[1] == 1.0 and wilson(0.0, 6)[0] == 0.0
+
+
 def test_clustered_interval_by_hand():
     from genrm.stats import clustered_test
 

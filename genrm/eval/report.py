@@ -197,7 +197,9 @@ def chart(panels: Sequence[Panel], path: str | Path) -> None:
             if not pts:
                 continue
             px, py = [p[0] for p in pts], [100 * p[1] for p in pts]
-            err = [[100 * (v - ci[0]) if ci else 0 for _, v, ci in pts], [100 * (ci[1] - v) if ci else 0 for _, v, ci in pts]]
+            # an interval's end can miss its estimate by a rounding error (Wilson at 0% or 100%): never a negative bar
+            err = [[max(0.0, 100 * (v - ci[0])) if ci else 0 for _, v, ci in pts],
+                   [max(0.0, 100 * (ci[1] - v)) if ci else 0 for _, v, ci in pts]]
             has_err = any(ci for *_, ci in pts)
             if panel.style == "bar":
                 ax.bar(px, py, width=0.8 / k, label=name, yerr=err if has_err else None, capsize=2)
