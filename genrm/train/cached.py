@@ -123,7 +123,7 @@ class CachedBottom:
         was_training = self.model.training
         self.model.eval()
         bar = tqdm(total=len(unique), desc=f"caching the frozen {self.n} blocks", unit="seq",
-                   disable=len(unique) < 4 * batch_size)
+                   disable=len(unique) < 4 * batch_size, leave=False)
         try:
             for start in range(0, len(unique), batch_size):
                 batch = unique[start:start + batch_size]
