@@ -46,7 +46,9 @@ class Completion:
 class Generator(Protocol):
     """What judges and loops use of a sampling backend: `tokenizer` renders prompts exactly as the
     backend does (genrm.data.chat.chat_ids; CoT forced verdicts continue a prompt's tokens), `batch_size` is
-    prompts per forward batch (None where the backend schedules its own batches, as vLLM does)."""
+    prompts per forward batch (None where the backend schedules its own batches, as vLLM does).
+    `close()` frees the model (a vLLM engine: its processes and memory); a generator is also a
+    context manager that closes it (`with load_generator(...) as generator:`)."""
 
     tokenizer: object
     batch_size: int | None
@@ -61,6 +63,27 @@ class Generator(Protocol):
                      first_index: int = 0) -> list[list[Completion]]:
         """As `generate`, for prompts already tokenized (genrm.data.chat.chat_ids: content as plain text)."""
         ...
+
+    def close(self) -> None:
+        """Free the model and its memory; the generator cannot sample afterwards. Closing twice is harmless."""
+        ...
+
+
+class Closing:
+    """What both backends share: `with generator:` closes it on leaving the block, and sampling
+    from a closed generator is an error that says so."""
+
+    closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError(f"this {type(self).__name__} is closed: load the model again to sample")
 
 
 def load_generator(model: str, backend: str = "hf", **options) -> Generator:

@@ -26,6 +26,7 @@ not a second prefill of prompt and sample.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Sequence
 
@@ -35,7 +36,7 @@ from tqdm.auto import tqdm
 from genrm.data.chat import chat_ids
 from genrm.data.lengths import input_limit
 from genrm.forward_batches import SharedPrefix, batches, common_prefix, left_pad, require_fit, token_budget
-from genrm.generation.base import Completion, SamplingParams
+from genrm.generation.base import Closing, Completion, SamplingParams
 from genrm.models import cache_kwarg, load_causal_lm, load_tokenizer
 from genrm.types import Message
 
@@ -70,9 +71,9 @@ class RowSampler:
         return out
 
 
-class HFGenerator:
+class HFGenerator(Closing):
     """Generator backend on transformers. `batch_size` counts prompts per `generate` call (each
-    brings its `n` samples)."""
+    brings its `n` samples). `close()` drops the model (the tokenizer stays) and returns its memory."""
 
     def __init__(self, model, tokenizer, batch_size: int = 8, max_length: int | None = None,
                  share_prefill: bool = True, share_prefix: bool = True, min_prefix: int = 8):
@@ -83,6 +84,14 @@ class HFGenerator:
     @classmethod
     def from_pretrained(cls, model: str, dtype="auto", device: str | None = None, **options) -> HFGenerator:
         return cls(load_causal_lm(model, dtype=dtype, device=device), load_tokenizer(model, side="left"), **options)
+
+    def close(self) -> None:
+        """Drop this generator's reference to the model, collect it and, on CUDA, return the cached
+        blocks to the device (memory is freed only where nothing else holds the model)."""
+        self.model, self.closed = None, True
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     @property
     def context(self) -> int | None:
@@ -101,6 +110,7 @@ class HFGenerator:
     def generate_ids(self, rows: Sequence[Sequence[int]], params: SamplingParams, progress: bool = False,
                      first_index: int = 0) -> list[list[Completion]]:
         """As `generate`, for prompts already tokenized (genrm.data.chat.chat_ids)."""
+        self.check_open()
         rows = [list(r) for r in rows]
         require_fit(rows, None if self.context is None else self.context - params.max_new_tokens)
         k = common_prefix(rows) if self.share_prefix and len(rows) > 1 else 0

