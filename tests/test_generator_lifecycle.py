@@ -173,3 +173,36 @@ def test_best_of_n_closes_its_sampler_when_done(tiny_model_dir, tiny_bt_dir, tmp
     rows = stream(str(tiny_model_dir), str(tiny_bt_dir), _prompts(tmp_path / "p.jsonl"), 2, tmp_path / "bon.jsonl",
                   BonConfig(chunk_size=2), progress=False)
     assert len(rows) == 3 and events == [("generate", 2, 2), ("generate", 1, 2), "close"]
+
+
+def test_only_restricts_the_sampled_token_on_both_backends(tiny_model_dir):
+    """A forced verdict re-rendered on a backend without cue probabilities (vLLM) samples its one
+    letter from A and B only, as the transformers backend reads it: `SamplingParams.only`."""
+    from genrm.generation.base import SamplingParams
+    from genrm.generation.hf import HFGenerator, single_tokens
+    from genrm.generation.vllm import VLLMGenerator
+
+    gen = HFGenerator.from_pretrained(str(tiny_model_dir), batch_size=4)
+    letters = ("A", "B")
+    allowed = set(single_tokens(gen.tokenizer, letters))
+    rows = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
+    for temperature in (0.0, 1.0):
+        params = SamplingParams(n=3, temperature=temperature, max_new_tokens=1, seed=1, only=letters)
+        for samples in gen.generate_ids(rows, params):
+            assert all(set(s.token_ids) <= allowed and s.text in letters for s in samples)
+
+    class FakeLLM:  # records what the vLLM backend asks the engine for
+        def __init__(self):
+            self.settings = None
+
+        def generate(self, requests, sampling_params, use_tqdm=False):
+            from types import SimpleNamespace
+
+            self.settings = sampling_params
+            return [SimpleNamespace(outputs=[SimpleNamespace(text="A", token_ids=[1], finish_reason="length")])
+                    for _ in requests]
+
+    pytest.importorskip("vllm")
+    llm = FakeLLM()
+    VLLMGenerator(llm, gen.tokenizer).generate_ids(rows, SamplingParams(max_new_tokens=1, only=letters))
+    assert all(set(s.allowed_token_ids) == allowed for s in llm.settings)

@@ -31,6 +31,7 @@ class SamplingParams:
     seed: int = 0
     cue: str | None = None
     cue_choices: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()  # every sampled token is one of these single-token strings (a forced verdict's letter)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,26 @@ def sample_seed(seed: int, prompt: Sequence[int] | str, index: int) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
+def single_tokens(tokenizer, texts: Sequence[str]) -> list[int]:
+    """The token id of each text, which must be one token (SamplingParams.only, cue_choices)."""
+    ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+    if any(len(i) != 1 for i in ids):
+        raise ValueError(f"these must be single tokens of the model's tokenizer: {list(texts)}")
+    return [i[0] for i in ids]
+
+
+class OnlyTokens:
+    """A logits processor that leaves only the `allowed` token ids possible."""
+
+    def __init__(self, allowed: Sequence[int]):
+        self.allowed = list(allowed)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        kept = torch.full_like(scores, float("-inf"))
+        kept[:, self.allowed] = scores[:, self.allowed]
+        return kept
+
+
 class RowSampler:
     """A logits processor that samples each row from its own torch.Generator (temperature,
     top-p) and leaves only the drawn token, so greedy decoding in `generate` picks it."""
@@ -141,9 +161,10 @@ class HFGenerator(Closing):
         mask = batch["attention_mask"].repeat_interleave(n, 0)
         config = GenerationConfig(max_new_tokens=params.max_new_tokens, do_sample=False, num_beams=1,
                                   eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-        kwargs = {}
+        processors = [OnlyTokens(single_tokens(tok, params.only))] if params.only else []
         if params.temperature > 0:
-            kwargs["logits_processor"] = LogitsProcessorList([RowSampler(seeds, params.temperature, params.top_p)])
+            processors.append(RowSampler(seeds, params.temperature, params.top_p))
+        kwargs = {"logits_processor": LogitsProcessorList(processors)} if processors else {}
         if (self.share_prefill and ids.shape[1] > head + 1) or prefix:
             kwargs[cache_kwarg(self.model)] = self._prefill(batch, n, prefix)
         output = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
@@ -160,9 +181,7 @@ class HFGenerator(Closing):
         `generate`'s KV cache (which holds every token but the last one sampled)."""
         tok = self.tokenizer
         cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
-        choices = [tok.encode(c, add_special_tokens=False) for c in params.cue_choices]
-        if any(len(c) != 1 for c in choices):
-            raise ValueError(f"cue choices must be single tokens: {params.cue_choices}")
+        choices = single_tokens(tok, params.cue_choices)
         cue = tok.encode(params.cue, add_special_tokens=False)
         rows, steps = new.shape
         done = torch.tensor([k < steps for k in lengths])  # ended with EOS: its last sampled token is not content
@@ -176,7 +195,7 @@ class HFGenerator(Closing):
         logits = self.model(input_ids=feed.to(self.device), attention_mask=attend.to(self.device),
                             position_ids=positions.to(self.device), use_cache=True, logits_to_keep=1,
                             **{cache_kwarg(self.model): cache}).logits[:, -1, :]
-        probs = torch.softmax(logits[:, [c[0] for c in choices]].float(), dim=-1).cpu()
+        probs = torch.softmax(logits[:, choices].float(), dim=-1).cpu()
         return [tuple(float(x) for x in row) for row in probs]
 
     def _prefill(self, batch: dict, n: int, prefix: SharedPrefix | None = None):

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from genrm.data.chat import chat_ids
 from genrm.generation.base import Closing, Completion, SamplingParams
-from genrm.generation.hf import sample_seed
+from genrm.generation.hf import sample_seed, single_tokens
 from genrm.models import load_tokenizer, resolve_model
 from genrm.types import Message
 
@@ -120,6 +120,7 @@ class VLLMGenerator(Closing):
         from vllm.inputs import TokensPrompt
 
         self.check_open()
+        only = {"allowed_token_ids": single_tokens(self.tokenizer, params.only)} if params.only else {}
         requests, settings = [], []
         for row in rows:
             row = list(row)
@@ -127,7 +128,7 @@ class VLLMGenerator(Closing):
                 requests.append(TokensPrompt(prompt_token_ids=row))
                 settings.append(VLLMParams(n=1, temperature=params.temperature, top_p=params.top_p,
                                            max_tokens=params.max_new_tokens,
-                                           seed=sample_seed(params.seed, row, first_index + j)))
+                                           seed=sample_seed(params.seed, row, first_index + j), **only))
         outputs = self.llm.generate(requests, sampling_params=settings, use_tqdm=progress)
         flat = []
         for out in outputs:

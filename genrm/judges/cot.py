@@ -111,7 +111,8 @@ def force_verdicts(generator, prompts: Sequence[list], samples: list[list[Comple
                 continue
             u = random.Random(sample_seed(params.seed, f"verdict\0{prompts[i]}", first_index + j)).random()
             out[i][j] = forced(c, LETTERS[0] if u < letter_a(c.cue_probs, params.temperature) else LETTERS[1])
-    one = SamplingParams(n=1, temperature=params.temperature, top_p=params.top_p, max_new_tokens=1, seed=params.seed)
+    one = SamplingParams(n=1, temperature=params.temperature, top_p=params.top_p, max_new_tokens=1, seed=params.seed,
+                         only=LETTERS)  # the letter is A or B, as the backends with cue probabilities read it
     for index, members in todo.items():
         tok = generator.tokenizer
         heads = chat_ids(tok, [prompts[i] for i, _ in members])
