@@ -64,16 +64,6 @@ def _corrected(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def verdict(row: dict) -> str:
-    """"A > B (p=...)" or "A vs B: no significant difference (p=...)", naming row["a"] first."""
-    t = row["test"]
-    a, b, diff = row["a"], row["b"], t.diff
-    diff = 0.0 if abs(diff) < 5e-4 else diff  # no "-0.0 points"
-    if not row["significant"]:
-        return f"{a} vs {b}: no significant difference ({100 * diff:+.1f} points, p={t.p:.2g})"
-    return f"{a} {'>' if diff > 0 else '<'} {b} ({100 * diff:+.1f} points, p={t.p:.2g})"
-
-
 def test_rows(rows: Sequence[dict]) -> list[list[str]]:
     return [[r["a"], r["b"], f"{100 * r['test'].diff:+.1f}", f"{r['test'].wins}/{r['test'].losses}", f"{r['test'].p:.3g}",
              "yes" if r["significant"] else "no"] for r in rows]

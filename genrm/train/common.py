@@ -268,7 +268,7 @@ def save_checkpoint(trainer, tokenizer, out: Path, card: dict) -> Path:
     tmp = out / ".checkpoint.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     if hasattr(model, "merge_and_unload"):  # LoRA: merged into a plain copy built from the gathered weights
-        merged_copy(model, state_dict, trainer.accelerator).save_pretrained(tmp, safe_serialization=True)
+        merged_copy(model, state_dict).save_pretrained(tmp, safe_serialization=True)
     else:
         model.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
@@ -309,17 +309,14 @@ def gathered_state_dict(trainer) -> dict:
     return state_dict
 
 
-def merged_copy(peft_model, state_dict: dict, accelerator):
+def merged_copy(peft_model, state_dict: dict):
     """A plain (unsharded, CPU) copy of a PEFT model holding the gathered weights, its LoRA merged.
-    Built on the meta device and assigned the tensors, with ZeRO-3's zero.Init switched off
-    (accelerate's own switch), which would otherwise partition a model that one process builds."""
-    from contextlib import nullcontext
-
+    Built on the meta device and assigned the tensors, outside ZeRO-3's partitioning (`plain_loading`),
+    which would otherwise take hold of a model that one process builds."""
     from peft import get_peft_model
 
     base = peft_model.get_base_model()
-    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
-    with plugin.zero3_init_context_manager(enable=False) if plugin else nullcontext(), torch.device("meta"):
+    with plain_loading(), torch.device("meta"):
         copy = get_peft_model(type(base)(base.config), peft_model.peft_config[peft_model.active_adapter])
     _, unexpected = copy.load_state_dict({k: v.to("cpu") for k, v in state_dict.items()}, strict=False, assign=True)
     copy.tie_weights()
