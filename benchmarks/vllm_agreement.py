@@ -21,7 +21,12 @@ Steps (each reuses what an earlier run left where it can):
    call on vLLM), all with force_verdict as `genrm demo` runs them (a rationale without a verdict
    tag, most of them at this size, is continued with "Final verdict: [[": HF reads the letter
    from the sample's own KV cache, vLLM, which has no cue, samples one more token after the
-   re-rendered text); then it closes the generator and creates and closes it twice more. RSS is that of
+   re-rendered text); then the weights of another checkpoint (the model with seeded noise on every
+   matrix, OUT/perturbed) go into the open generator (Generator.load_weights: vLLM's in-place reload;
+   the HF backend has none) and the greedy judge runs again on --reload-pairs pairs; then it closes
+   the generator and creates and closes it twice more, the first of these new generators on the
+   perturbed checkpoint, judging the same pairs greedily (the reloaded engine must write the same
+   rationales as a fresh one, and other rationales than before the reload). RSS is that of
    the worker and its child processes (vLLM runs its engine core and worker in children), before
    the first create, while open and after each close. Threads: on CPU vLLM binds one OpenMP thread
    per core and keeps one core for its engine loop (1 compute thread on 2 cores); HF uses torch's
@@ -134,8 +139,8 @@ def worker(args) -> None:
     out = {"backend": args.worker, "rss_baseline": tree_rss_mib(), "create_s": [], "rss_open": [], "rss_closed": [],
            "children_closed": [], "collected": []}
 
-    def create():
-        generator, seconds = timed(lambda: load_generator(args.model, args.worker, **options))
+    def create(model=args.model):
+        generator, seconds = timed(lambda: load_generator(model, args.worker, **options))
         out["create_s"].append(seconds)
         out["rss_open"].append(tree_rss_mib())
         return generator
@@ -158,6 +163,11 @@ def worker(args) -> None:
                      "p_chosen": [j.p_chosen for j in judgments], "texts": [j.rationales for j in judgments],
                      "verdicts": [[parse_verdict(t).position for t in j.rationales] for j in judgments]}
         print(f"{args.worker}: {name} judge {seconds:.1f} s, {judge.tokens_generated} tokens", flush=True)
+    def greedy_texts(generator, subset):
+        judge = CoTJudge(generator, votes=1, max_new_tokens=args.max_new_tokens, temperature=0.0, adaptive=False,
+                         seed=0, force_verdict=True)
+        return [j.rationales for j in judge.judge(subset, batch_size=8)]
+
     journal = Path(args.out) / f"{args.worker}-star-samples.jsonl"
     journal.unlink(missing_ok=True)
     calls = []
@@ -169,11 +179,50 @@ def worker(args) -> None:
     del generator.generate
     out["star"] = {"seconds": seconds, "calls": calls, **S.summarize(rows)}
     print(f"{args.worker}: STaR step {seconds:.1f} s in {len(calls)} call(s)", flush=True)
+    subset = pairs[:args.reload_pairs]
+    reloaded, seconds = timed(lambda: generator.load_weights(args.perturbed))
+    out["reload"] = {"took": reloaded, "seconds": seconds,
+                     "texts": greedy_texts(generator, subset) if reloaded else None}
+    print(f"{args.worker}: load_weights -> {reloaded} ({seconds:.1f} s)", flush=True)
     close(generator)
-    for _ in range(2):
-        generator = create()
+    for model in (args.perturbed, args.model):
+        generator = create(model)
+        if model == args.perturbed:
+            out["reload"]["fresh_texts"] = greedy_texts(generator, subset)
         close(generator)
     Path(args.out, f"{args.worker}.json").write_text(json.dumps(out, indent=1))
+
+
+def perturb(model: str, out: Path, scale: float = 0.05) -> Path:
+    """A checkpoint of the same architecture with other weights: seeded Gaussian noise of `scale` x
+    each matrix's standard deviation added to every matrix (made once)."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    if (out / "model.safetensors").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for f in Path(model).iterdir():
+        if f.is_file() and f.name != "model.safetensors":
+            shutil.copy(f, out / f.name)
+    generator = torch.Generator().manual_seed(0)
+    weights = load_file(Path(model) / "model.safetensors")
+    save_file({k: (w + scale * w.float().std() * torch.randn(w.shape, generator=generator)).to(w.dtype).contiguous()
+               if w.dim() == 2 else w for k, w in weights.items()}, out / "model.safetensors", metadata={"format": "pt"})
+    return out
+
+
+def reload_check(r: dict) -> str:
+    """The reload figures of one backend: whether it took the weights, and its rationales against a fresh engine's."""
+    reload = r["reload"]
+    if not reload["took"]:
+        return "no in-place reload"
+    texts, fresh, before = reload["texts"], reload["fresh_texts"], r["greedy"]["texts"][:len(reload["texts"])]
+    flat = [(a, b, c) for ta, tb, tc in zip(texts, fresh, before) for a, b, c in zip(ta, tb, tc)]
+    return (f"{sum(a == b for a, b, _ in flat)}/{len(flat)} = fresh engine, {sum(a != c for a, _, c in flat)}/{len(flat)} "
+            f"changed ({reload['seconds']:.1f} s)")
 
 
 # ---------------------------------------------------------------- comparison
@@ -221,7 +270,8 @@ def table(hf: dict, vl: dict, agree: dict) -> str:
             ("RSS MiB after close (x3)", *(mib(r["rss_closed"]) for r in (hf, vl))),
             ("child processes after close", *(" / ".join(str(len(c)) for c in r["children_closed"]) for r in (hf, vl))),
             ("model object collected", *(" / ".join("yes" if c else "no" for c in r["collected"]) for r in (hf, vl))),
-            ("shutdown API", "-", str(vl.get("shutdown_api")))]
+            ("shutdown API", "-", str(vl.get("shutdown_api"))),
+            ("reloaded weights: rationales", reload_check(hf), reload_check(vl))]
     width = max(len(r[0]) for r in rows) + 2
     lines = [f"{'':<{width}}{'hf':<24}vllm"] + [f"{a:<{width}}{b:<24}{c}" for a, b, c in rows]
     lines.append(f"greedy, {agree['prompts']} prompts shown: same rationale {agree['same_text']}, verdict parsed hf "
@@ -245,7 +295,9 @@ def main() -> int:
     ap.add_argument("--hf-threads", type=int, help="torch threads of the HF worker (default: torch's, one per core)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--worker", choices=("hf", "vllm"), help=argparse.SUPPRESS)
+    ap.add_argument("--reload-pairs", type=int, default=4, help="pairs judged after load_weights and by a fresh engine")
     ap.add_argument("--model", help=argparse.SUPPRESS)
+    ap.add_argument("--perturbed", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args)
@@ -259,7 +311,8 @@ def main() -> int:
     from genrm.models import resolve_model
 
     model = resolve_model("smollm2-135m")
-    common = ["--out", str(out), "--model", model, "--pairs", str(args.pairs), "--votes", str(args.votes),
+    perturbed = perturb(model, out / "perturbed")
+    common = ["--out", str(out), "--model", model, "--perturbed", str(perturbed), "--reload-pairs", str(args.reload_pairs), "--pairs", str(args.pairs), "--votes", str(args.votes),
               "--star-samples", str(args.star_samples), "--max-new-tokens", str(args.max_new_tokens)]
     common += ["--hf-threads", str(args.hf_threads)] if args.hf_threads else []
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(args.kv_cache_gib), "TOKENIZERS_PARALLELISM": "false"}

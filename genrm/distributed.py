@@ -22,7 +22,12 @@ def world_size() -> int:
 
 
 def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+    return process_index() == 0
+
+
+def process_index() -> int:
+    """This process's rank among all the launched processes (all nodes); 0 without a launcher."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def state():

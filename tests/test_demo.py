@@ -159,7 +159,7 @@ def test_star_row_trains_and_scores_when_samples_have_verdicts(tiny_model_dir, t
 def test_seeds_report_mean_sd_and_every_seed(tiny_model_dir, tmp_path, capsys):
     from genrm.cli import main
 
-    rows = 'rows=["length baseline", "zero-shot"]'
+    rows = 'rows=["length baseline", "zero-shot", "BT"]'  # BT: the claim BT > zero-shot is tested
     assert main(["demo", "--quick", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--seeds", "0,1",
                  "--set", rows]) == 0
     summary = json.loads((tmp_path / "seeds.json").read_text())
@@ -171,6 +171,7 @@ def test_seeds_report_mean_sd_and_every_seed(tiny_model_dir, tmp_path, capsys):
     # each seed its own data, and within a seed no prompt in two splits
     assert (tmp_path / "seed-0/data/test.jsonl").read_text() != (tmp_path / "seed-1/data/test.jsonl").read_text()
     report = (tmp_path / "seeds.md").read_text()
-    assert "## Per seed" in report and "±" in report
+    assert "## Per seed" in report and "±" in report and "all 2 seeds pooled" in report
+    assert summary["pooled"] and all(r["prompts"] > 0 for r in summary["pooled"])
     assert "±" in capsys.readouterr().out
     assert main(["demo", "--quick", "--out", str(tmp_path), "--seed", "0", "--seeds", "0,1"]) == 1

@@ -119,3 +119,17 @@ def test_tensor_parallel_above_the_visible_gpus_fails_before_loading(monkeypatch
     assert main(["eval", "--config", recipe, "--out", str(tmp_path / "out"),
                  "--data", str(tmp_path / "missing.jsonl")]) == 1
     assert "tensor_parallel_size=8 but this process sees 2 GPU(s)" in capsys.readouterr().out
+
+
+def test_launched_vllm_engines_are_one_per_process(monkeypatch):
+    """Under a launcher each process's engine joins the launcher's group (TRL's colocated way); an
+    engine over several GPUs is refused there, naming the setting."""
+    from genrm.config import ConfigError
+    from genrm.generation.vllm import launched_options
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert launched_options(1) == {} and launched_options(8) == {}
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    assert launched_options(1) == {"distributed_executor_backend": "external_launcher"}
+    with pytest.raises(ConfigError, match="sampling.tensor_parallel_size=1"):
+        launched_options(2)

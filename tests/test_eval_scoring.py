@@ -228,6 +228,11 @@ def test_claims_are_tested_on_prompts_with_holm_over_the_whole_list():
     assert (row["test"].n, row["test"].wins, row["test"].losses) == (3, 3, 0) and row["test"].p == pytest.approx(0.25)
     assert row["verdict"] == "not shown" and row["test"].diff == pytest.approx(0.75)
     assert claim_tests(methods, [Claim("H", ">", "A")], ["test"]) == []
+    # three seeds, each its own data: the same prompt names in two seeds are different prompts (9 units),
+    # so the pooled test has 9 wins of 9: p = 2 / 2**9
+    (pooled,) = claim_tests([methods, methods, methods], [Claim("A", ">", "B")], ["test"])
+    assert (pooled["test"].n, pooled["test"].wins) == (9, 9) and pooled["test"].p == pytest.approx(2 / 512)
+    assert pooled["verdict"] == "supported" and pooled["test"].diff == pytest.approx(0.75)
     with pytest.raises(ValueError, match="relation"):
         Claim("A", "<", "B")
 

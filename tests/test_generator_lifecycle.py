@@ -1,5 +1,6 @@
 """Generators are closed: HF frees its model, vLLM shuts its engine down by the API its version has,
-and STaR, RAFT and best-of-N close their sampler before training (or when done). STaR sends a whole
+and STaR, RAFT and best-of-N close their sampler before training (or when done); STaR keeps one
+engine through a run where the backend sleeps and reloads weights. STaR sends a whole
 shard per call to a generator that schedules its own batches."""
 from __future__ import annotations
 
@@ -117,9 +118,58 @@ def test_star_sends_whole_shards_and_closes_each_generator_before_what_follows(t
     run_star(tmp_path / "run", method="dpo", model=str(tiny_model_dir), train_pairs=make_pairs(10),
              eval_pairs=make_pairs(2, seed=9), config=config, progress=False)
     shard = ("generate", 10, 2)  # 5 pairs x 2 orders, in one call of 2 samples each (batch_size None)
+    evaluation = events[:events.index(shard)]  # the baseline judge, whose generator then samples the first shard
+    assert evaluation and all(e[0] == "generate" for e in evaluation)
+    assert events == evaluation + [shard, "close", "train"] + evaluation + [shard, "close", "train"] + evaluation + ["close"]
+
+
+class Sleeper(Recorder):
+    """A Recorder that sleeps and takes new weights, as a vLLM engine with sleep mode does."""
+
+    def sleep(self):
+        self.events.append("sleep")
+        return True
+
+    def load_weights(self, model):
+        self.events.append(("load", model))
+        return True
+
+
+def test_star_keeps_one_engine_asleep_through_training_and_reloads_its_weights(tiny_model_dir, tmp_path, monkeypatch):
+    from genrm.star import loop, run_star
+
+    events: list = []
+    made = []
+    monkeypatch.setattr(loop, "generator_for", lambda model, cfg: made.append(model) or Sleeper(events))
+
+    def train(run, cfg, i, current):
+        events.append("train")
+        return {"checkpoint": current, "steps": 0, "loss": None}
+
+    monkeypatch.setattr(loop, "launch_train", train)
+    config = {"iterations": 2, "shards": 2, "samples": 2, "eval_baseline": True, "balance": "none",
+              "sampling": {"max_new_tokens": 8}, "eval": {"votes": 1, "adaptive": False}}
+    run_star(tmp_path / "run", method="dpo", model=str(tiny_model_dir), train_pairs=make_pairs(10),
+             eval_pairs=make_pairs(2, seed=9), config=config, progress=False)
+    shard, reload = ("generate", 10, 2), ("load", str(tiny_model_dir))
     evaluation = events[:events.index(shard)]
-    assert evaluation[-1] == "close" and all(e[0] == "generate" for e in evaluation[:-1])  # the baseline judge
-    assert events == evaluation + [shard, "close", "train"] + evaluation + [shard, "close", "train"] + evaluation
+    assert made == [str(tiny_model_dir)]  # one engine for the whole run
+    assert events == (evaluation + [shard, "sleep", "train", reload] + evaluation + [shard, "sleep", "train", reload]
+                      + evaluation + ["close"])
+
+
+def test_slot_starts_a_new_generator_where_the_old_cannot_take_the_weights():
+    from genrm.generation.base import GeneratorSlot
+
+    events: list = []
+    with GeneratorSlot(lambda model: events.append(("make", model)) or Recorder(events)) as slot:
+        first = slot.get("m0")
+        assert slot.get("m0") is first and events == [("make", "m0")]  # the same model: the same generator
+        second = slot.get("m1")  # an HF generator takes no new weights: closed, and a new one made
+        assert second is not first and events == [("make", "m0"), "close", ("make", "m1")]
+        slot.free()  # it cannot sleep: closed
+        assert events[-1] == "close" and slot.generator is None
+    assert events.count("close") == 2
 
 
 def test_star_samples_in_batch_size_chunks_or_scheduled_chunks_with_the_same_rows(tmp_path, monkeypatch):

@@ -1,13 +1,15 @@
 """The demo at several data seeds: each seed's run in OUT/seed-N (resumable like any demo run),
-then every method's accuracy as mean ± sd over the seeds, the per-seed table, and each claim's
-verdict per seed (OUT/seeds.json, OUT/seeds.md). One seed: the plain demo in OUT."""
+then every method's accuracy as mean ± sd over the seeds, the per-seed table, each claim's verdict
+per seed, and each claim tested once over the prompts of all seeds pooled (each seed has its own
+data, so its prompts are independent units; Holm over the list) (OUT/seeds.json, OUT/seeds.md).
+One seed: the plain demo in OUT."""
 from __future__ import annotations
 
 import statistics
 from pathlib import Path
 
 from genrm.demo.run import claim_rows, done_methods, labels, run_demo
-from genrm.demo.settings import CLAIMS_SET
+from genrm.demo.settings import CLAIM_SPLITS, CLAIMS, CLAIMS_SET
 from genrm.runs import atomic_write_json, atomic_write_text
 
 
@@ -45,7 +47,17 @@ def summarize(per_seed: dict[int, dict]) -> dict:
             cell["sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
     first = next(iter(per_seed.values()))
     return {"seeds": list(per_seed), "splits": labels(first), "accuracy": accuracy, "claims": claims,
-            "claims_set": CLAIMS_SET}
+            "pooled": pooled_claims(per_seed), "claims_set": CLAIMS_SET}
+
+
+def pooled_claims(per_seed: dict[int, dict]) -> list[dict]:
+    """Each claim over the prompts of every seed (compare.claim_tests over the runs), as plain data."""
+    from genrm.eval import compare
+
+    rows = compare.claim_tests([done_methods(r) for r in per_seed.values()], CLAIMS, CLAIM_SPLITS)
+    return [{"claim": str(r["claim"]), "split": r["split"], "verdict": r["verdict"], "significant": r["significant"],
+             "diff": 100 * r["test"].diff, "ci95": [100 * x for x in r["test"].ci95], "p": r["test"].p,
+             "prompts": r["test"].n, "wins": r["test"].wins, "losses": r["test"].losses} for r in rows]
 
 
 def markdown(summary: dict, title: str) -> str:
@@ -59,12 +71,16 @@ def markdown(summary: dict, title: str) -> str:
     claim_rows_ = [[key.split(" | ")[0], splits.get(key.split(" | ")[1], key.split(" | ")[1])]
                    + [f"{v[seed]['verdict']} ({v[seed]['diff']:+.1f}, p={v[seed]['p']:.2g})" if seed in v else "-" for seed in seeds]
                    for key, v in summary["claims"].items()]
+    pooled = [[r["claim"], splits.get(r["split"], r["split"]), f"{r['diff']:+.1f} [{r['ci95'][0]:+.1f}, {r['ci95'][1]:+.1f}]",
+               f"{r['wins']}/{r['losses']} of {r['prompts']}", f"{r['p']:.2g}", r["verdict"]] for r in summary.get("pooled", [])]
     return "\n".join([
         f"# {title}", "", (f"Accuracy % over {len(seeds)} data seeds (mean ± sd across seeds; each seed its own data, "
                            "training and scoring)."), "", md_table(["method", *splits.values()], mean_rows), "",
         "## Per seed", "", md_table(["method", "seed", *splits.values()], seed_rows), "",
         f"## Claims per seed (fixed {summary['claims_set']}; per-prompt sign tests, Holm within each seed)", "",
-        md_table(["claim", "split", *[f"seed {s}" for s in seeds]], claim_rows_), ""])
+        md_table(["claim", "split", *[f"seed {s}" for s in seeds]], claim_rows_), "",
+        f"## Claims over the prompts of all {len(seeds)} seeds pooled (sign test over prompts, Holm over the list)", "",
+        md_table(["claim", "split", "A - B (points) [95% CI]", "prompts A better / B better", "p", "verdict"], pooled), ""])
 
 
 def print_summary(summary: dict, console, title: str) -> None:

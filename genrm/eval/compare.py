@@ -7,7 +7,8 @@ within a split with Holm's correction over all those pairs (`tests`).
 
 Claims (`Claim`) are hypotheses fixed before a run. `claim_tests` tests each on each split named,
 on per-prompt units (pairs that share a prompt are not independent: genrm.stats.clustered_test),
-with Holm's correction over the whole list; `conclusion` states them in one line.
+with Holm's correction over the whole list; `conclusion` states them in one line. Over several
+independent runs (data seeds) the prompts of all runs are pooled as the units of one test per claim.
 """
 from __future__ import annotations
 
@@ -77,19 +78,29 @@ def units(result: EvalResult) -> dict[str, str]:
     return {e.get("key", e["id"]): e.get("prompt_key", e.get("key", e["id"])) for e in result.examples}
 
 
-def _clustered(methods: dict[str, dict[str, EvalResult]], split: str, a: str, b: str):
-    ca, cb = credits(methods[a][split]), credits(methods[b][split])
-    if set(ca) != set(cb):
-        raise ValueError(f"{a} and {b} judged different {split} pairs: no paired test")
-    keys, unit = sorted(ca), units(methods[a][split])
-    return clustered_test([ca[k] for k in keys], [cb[k] for k in keys], [unit[k] for k in keys])
+def _clustered(runs: Sequence[dict[str, dict[str, EvalResult]]], split: str, a: str, b: str):
+    """The per-prompt test of a vs b over one or more independent runs (each run's prompts its own units)."""
+    xs, ys, us = [], [], []
+    for r, methods in enumerate(runs):
+        ca, cb = credits(methods[a][split]), credits(methods[b][split])
+        if set(ca) != set(cb):
+            raise ValueError(f"{a} and {b} judged different {split} pairs: no paired test")
+        keys, unit = sorted(ca), units(methods[a][split])
+        xs += [ca[k] for k in keys]
+        ys += [cb[k] for k in keys]
+        us += [f"{r}:{unit[k]}" for k in keys]
+    return clustered_test(xs, ys, us)
 
 
-def claim_tests(methods: dict[str, dict[str, EvalResult]], claims: Sequence[Claim], splits: Sequence[str]) -> list[dict]:
+def claim_tests(methods: dict[str, dict[str, EvalResult]] | Sequence[dict[str, dict[str, EvalResult]]],
+                claims: Sequence[Claim], splits: Sequence[str]) -> list[dict]:
     """Every claim on every split where both its methods ran: the per-prompt test, significance
-    under Holm's correction over all of them, and the verdict."""
-    rows = [{"claim": c, "a": c.a, "b": c.b, "split": split, "test": _clustered(methods, split, c.a, c.b)}
-            for split in splits for c in claims if split in methods.get(c.a, {}) and split in methods.get(c.b, {})]
+    under Holm's correction over all of them, and the verdict. `methods` may be a list of
+    independent runs (data seeds: each its own data): their prompts are pooled as units of one test."""
+    runs = [methods] if isinstance(methods, dict) else list(methods)
+    rows = [{"claim": c, "a": c.a, "b": c.b, "split": split, "test": _clustered(runs, split, c.a, c.b)}
+            for split in splits for c in claims
+            if all(split in m.get(c.a, {}) and split in m.get(c.b, {}) for m in runs)]
     for row in _corrected(rows):
         row["verdict"] = claim_verdict(row)
     return rows

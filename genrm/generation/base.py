@@ -69,12 +69,29 @@ class Generator(Protocol):
         """Free the model and its memory; the generator cannot sample afterwards. Closing twice is harmless."""
         ...
 
+    def sleep(self) -> bool:
+        """Give the device memory back but keep the generator for `load_weights` (vLLM sleep mode);
+        False where the backend cannot (then close it)."""
+        ...
+
+    def load_weights(self, model: str) -> bool:
+        """Put the weights of `model` (a checkpoint of the same architecture and tokenizer) into this
+        generator, waking it from sleep; False where the backend cannot (then load a new one)."""
+        ...
+
 
 class Closing:
     """What both backends share: `with generator:` closes it on leaving the block, and sampling
-    from a closed generator is an error that says so."""
+    from a closed generator is an error that says so. By default a generator can neither sleep nor
+    take new weights (the HF backend: loading a checkpoint anew costs little)."""
 
     closed = False
+
+    def sleep(self) -> bool:
+        return False
+
+    def load_weights(self, model: str) -> bool:
+        return False
 
     def __enter__(self):
         return self
@@ -92,6 +109,46 @@ def load_generator(model: str, backend: str = "hf", **options) -> Generator:
         raise ValueError(f"unknown generation backend {backend!r} (expected one of {sorted(GENERATORS)})")
     module, cls = GENERATORS[backend].split(":")
     return getattr(importlib.import_module(module), cls).from_pretrained(model, **options)
+
+
+class GeneratorSlot:
+    """One generator kept across the steps of a loop (STaR: evaluate, sample, train, evaluate, ...).
+    `get(model)` returns it holding `model`: the open one when it already does; the open (or
+    sleeping) one with new weights where the backend takes them (Generator.load_weights: vLLM
+    reloads a checkpoint into its engine instead of starting a new one); else a new one from
+    `make(model)`, after closing the old. `free()` before training gives its memory back: it sleeps
+    where the backend can, else it is closed. Closing the slot (or leaving `with`) closes it."""
+
+    def __init__(self, make):
+        self.make, self.generator, self.model, self.sleeping = make, None, None, False
+
+    def get(self, model: str) -> Generator:
+        if self.generator is not None and (self.model != model or self.sleeping):
+            if not self.generator.load_weights(model):
+                self.close()
+            self.sleeping = False
+        if self.generator is None:
+            self.generator = self.make(model)
+        self.model = model
+        return self.generator
+
+    def free(self) -> None:
+        if self.generator is not None and not self.sleeping:
+            if self.generator.sleep():
+                self.sleeping = True
+            else:
+                self.close()
+
+    def close(self) -> None:
+        if self.generator is not None:
+            self.generator.close()
+        self.generator, self.model, self.sleeping = None, None, False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def sampling_generator(model: str, sampling) -> Generator:

