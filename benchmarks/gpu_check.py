@@ -8,6 +8,8 @@ its users need? One table, and a non-zero exit when a check fails:
 - the indicator judge: pairs per second and peak GPU memory;
 - CoT judging through transformers and through vLLM (when vllm is installed): greedy verdicts
   agree, and the speed ratio;
+- one vLLM engine put to sleep and woken with another checkpoint's weights (what STaR does between
+  iterations): its greedy rationales equal a fresh engine's on that checkpoint;
 - with 2 or more GPUs visible: a 2-process ZeRO-3 training (every parameter partitioned) whose saved
   checkpoint equals a 1-process run's within 1e-4 (tests/test_sharded.py does the same on CPU).
 
@@ -162,6 +164,44 @@ def zero3_check(work: Path) -> dict:
             "seconds": round(time.time() - start, 1)}
 
 
+def reload_check(model: str, pairs: list, work: Path) -> dict:
+    """One vLLM engine asleep through a stand-in training step, then woken with another checkpoint's
+    weights (Generator.sleep / load_weights, what STaR does between iterations): its greedy
+    rationales must equal a fresh engine's on that checkpoint, and differ from the first weights'."""
+    from importlib.util import find_spec
+
+    if not (find_spec("vllm") and torch.cuda.is_available()):
+        return {"check": "vLLM sleep + in-place reload", "ok": None, "figure": "skipped: vllm or CUDA missing"}
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from vllm_agreement import perturb
+
+    from genrm.generation.base import load_generator
+    from genrm.judges.cot import CoTJudge
+    from genrm.models import resolve_model
+
+    other = str(perturb(resolve_model(model), work / "perturbed"))
+
+    def texts(generator):
+        judge = CoTJudge(generator, votes=1, max_new_tokens=64, temperature=0.0, adaptive=False, force_verdict=True)
+        return [t for j in judge.judge(pairs, batch_size=32) for t in j.rationales]
+
+    with load_generator(model, "vllm", gpu_memory_utilization=0.3) as generator:
+        before = texts(generator)
+        slept = generator.sleep()
+        free_asleep = torch.cuda.mem_get_info()[0] / 2**30
+        start = time.time()
+        took = generator.load_weights(other)
+        seconds = time.time() - start
+        reloaded = texts(generator) if took else []
+    with load_generator(other, "vllm", gpu_memory_utilization=0.3) as generator:
+        fresh = texts(generator)
+    same = sum(a == b for a, b in zip(reloaded, fresh))
+    changed = sum(a != b for a, b in zip(reloaded, before))
+    return {"check": "vLLM sleep + in-place reload", "ok": slept and took and same == len(fresh) and changed > 0,
+            "figure": f"slept {slept} ({free_asleep:.1f} GiB free asleep), reloaded {took} in {seconds:.1f} s: "
+                      f"{same}/{len(fresh)} rationales = fresh engine, {changed} changed", "seconds": round(seconds, 1)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[2])
     parser.add_argument("--model", default="smollm2-135m")
@@ -190,6 +230,7 @@ def main() -> int:
                  "genrm training": lambda: [train_check("genrm", args.model, data["train"], work, args.steps)],
                  "indicator judge": lambda: [indicator_check(args.model, data["test"])],
                  "CoT judge": lambda: cot_check(args.model, data["test"][:16]),
+                 "vLLM reload": lambda: [reload_check(args.model, data["test"][:8], work)],
                  "ZeRO-3 save": lambda: [zero3_check(work)]}
         for name, step in steps.items():
             try:

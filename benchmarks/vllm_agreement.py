@@ -26,7 +26,9 @@ Steps (each reuses what an earlier run left where it can):
    the HF backend has none) and the greedy judge runs again on --reload-pairs pairs; then it closes
    the generator and creates and closes it twice more, the first of these new generators on the
    perturbed checkpoint, judging the same pairs greedily (the reloaded engine must write the same
-   rationales as a fresh one, and other rationales than before the reload). RSS is that of
+   rationales as a fresh one, and other rationales than before the reload). Where genrm does not
+   reload in place (vLLM on CPU: genrm/generation/vllm.py), vLLM's own reload is called directly
+   and reported as "raw reload (unused here)", the measurement that made genrm avoid it there. RSS is that of
    the worker and its child processes (vLLM runs its engine core and worker in children), before
    the first create, while open and after each close. Threads: on CPU vLLM binds one OpenMP thread
    per core and keeps one core for its engine loop (1 compute thread on 2 cores); HF uses torch's
@@ -181,9 +183,14 @@ def worker(args) -> None:
     print(f"{args.worker}: STaR step {seconds:.1f} s in {len(calls)} call(s)", flush=True)
     subset = pairs[:args.reload_pairs]
     reloaded, seconds = timed(lambda: generator.load_weights(args.perturbed))
-    out["reload"] = {"took": reloaded, "seconds": seconds,
-                     "texts": greedy_texts(generator, subset) if reloaded else None}
-    print(f"{args.worker}: load_weights -> {reloaded} ({seconds:.1f} s)", flush=True)
+    raw = False
+    if not reloaded and args.worker == "vllm":  # vLLM's reload, which genrm does not use on this platform
+        _, seconds = timed(lambda: generator.llm.collective_rpc("reload_weights", kwargs={"weights_path": args.perturbed}))
+        generator.llm.reset_prefix_cache()
+        raw = True
+    out["reload"] = {"took": reloaded, "raw": raw, "seconds": seconds,
+                     "texts": greedy_texts(generator, subset) if reloaded or raw else None}
+    print(f"{args.worker}: load_weights -> {reloaded}, raw reload {raw} ({seconds:.1f} s)", flush=True)
     close(generator)
     for model in (args.perturbed, args.model):
         generator = create(model)
@@ -217,12 +224,12 @@ def perturb(model: str, out: Path, scale: float = 0.05) -> Path:
 def reload_check(r: dict) -> str:
     """The reload figures of one backend: whether it took the weights, and its rationales against a fresh engine's."""
     reload = r["reload"]
-    if not reload["took"]:
+    if not reload["took"] and not reload.get("raw"):
         return "no in-place reload"
     texts, fresh, before = reload["texts"], reload["fresh_texts"], r["greedy"]["texts"][:len(reload["texts"])]
     flat = [(a, b, c) for ta, tb, tc in zip(texts, fresh, before) for a, b, c in zip(ta, tb, tc)]
-    return (f"{sum(a == b for a, b, _ in flat)}/{len(flat)} = fresh engine, {sum(a != c for a, _, c in flat)}/{len(flat)} "
-            f"changed ({reload['seconds']:.1f} s)")
+    return (f"{'raw reload (unused here): ' if not reload['took'] else ''}{sum(a == b for a, b, _ in flat)}/{len(flat)} "
+            f"= fresh engine, {sum(a != c for a, _, c in flat)}/{len(flat)} changed ({reload['seconds']:.1f} s)")
 
 
 # ---------------------------------------------------------------- comparison

