@@ -15,6 +15,9 @@ the same pairs beside it. Writes OUT/paper_table.md (and each part's results.jso
 accuracy.png and table.md under OUT/builtin and OUT/real); both parts resume through their ledgers.
 `--set` applies to every part named in --which: to give the parts different sizes, run them one
 --which at a time into the same OUT; paper_table.md always holds every part run so far.
+`--seeds 0,1,2` runs each part once per data seed (OUT/PART/seed-N; for the real part the seed
+draws the train / dev / test split and the RewardBench sample) and reports mean ± sd, the per-seed
+table, each claim per seed and the claims over the prompts of all seeds pooled (genrm.demo.seeds).
 """
 from __future__ import annotations
 
@@ -140,6 +143,21 @@ def table(results: dict) -> tuple[list[str], list[list[str]]]:
     return cols, rows
 
 
+TITLES = {"builtin": ("(a) built-in data, size {size}: test = trained families on prompts never trained on; OOD = "
+                      "new families; twins = same surface, opposite preference"),
+          "real": ("(b) real data: trained on the human-labelled pool, test split by prompt; OOD = partial "
+                   "RewardBench (Chat = alpacaeval, Safety = xstest, Reasoning = humanevalpack)")}
+
+
+def run_part(which: str, out: Path, args, overrides: dict, console) -> dict:
+    """One part's results at data seed args.seed, run (or resumed) in `out`."""
+    from genrm.demo import run_demo
+
+    if which == "builtin":
+        return run_demo(out, model=args.model, size=args.size, overrides=overrides, seed=args.seed, console=console)
+    return run_real(out, args.model, args.size, overrides, args, console)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/paper_table")
@@ -154,6 +172,8 @@ def main(argv=None) -> int:
     parser.add_argument("--per-subset", type=int, default=20, help="pairs per RewardBench subset (alpacaeval, xstest, hep)")
     parser.add_argument("--max-chars", type=int, default=2500, help="leave out pairs longer than this (prompt + both responses)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", help="comma list of data seeds, e.g. 0,1,2: each part once per seed (OUT/PART/seed-N), "
+                                        "then mean ± sd, a per-seed table and the claims pooled over seeds (seeds.md)")
     args = parser.parse_args(argv)
     if args.quick:
         args.size, args.real_train, args.real_test, args.per_subset, args.max_chars = "tiny", 8, 8, 1, 1200
@@ -161,25 +181,33 @@ def main(argv=None) -> int:
     from rich.console import Console
 
     from genrm.config import parse_overrides
-    from genrm.demo import conclusion, done_methods, labels, run_demo
+    from genrm.demo import conclusion, done_methods, labels
+    from genrm.demo.seeds import markdown, print_summary, summarize
     from genrm.eval import compare
     from genrm.eval.report import md_table, rich_table
-    from genrm.runs import atomic_write_text
+    from genrm.runs import atomic_write_json, atomic_write_text
 
     console = Console(width=max(Console().width, 180))  # the paper layout has 13 columns
     overrides = parse_overrides(args.overrides)
     out = Path(args.out)
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()] if args.seeds else [args.seed]
     for which in [w.strip() for w in args.which.split(",") if w.strip()]:
-        if which == "builtin":
-            results = run_demo(out / "builtin", model=args.model, size=args.size, overrides=overrides, seed=args.seed, console=console)
-            title = (f"(a) built-in data, size {args.size}: test = trained families on prompts never trained on; OOD = "
-                     "new families; twins = same surface, opposite preference")
-        elif which == "real":
-            results = run_real(out / "real", args.model, args.size, overrides, args, console)
-            title = ("(b) real data: trained on the human-labelled pool, test split by prompt; OOD = partial "
-                     "RewardBench (Chat = alpacaeval, Safety = xstest, Reasoning = humanevalpack)")
-        else:
+        if which not in TITLES:
             raise SystemExit(f"--which: unknown part {which!r} (builtin, real)")
+        title = TITLES[which].format(size=args.size)
+        if len(seeds) > 1:
+            per_seed = {}
+            for seed in seeds:
+                args.seed = seed
+                per_seed[seed] = run_part(which, out / which / f"seed-{seed}", args, overrides, console)
+                console.print(rich_table(*table(per_seed[seed]), f"{title} (seed {seed})"))
+            summary = summarize(per_seed)
+            atomic_write_json(out / which / "seeds.json", summary)
+            print_summary(summary, console, f"{which}, seeds {seeds}")
+            atomic_write_text(out / which / "table.md", markdown(summary, f"{title}; model {args.model}, size {args.size}, "
+                                                                          f"data seeds {seeds}").replace("# ", "## ", 1))
+            continue
+        results = run_part(which, out / which, args, overrides, console)
         cols, rows = table(results)
         console.print(rich_table(cols, rows, title))
         n = {split: info["n"] for split, info in results["data"].items()}

@@ -175,3 +175,22 @@ def test_seeds_report_mean_sd_and_every_seed(tiny_model_dir, tmp_path, capsys):
     assert summary["pooled"] and all(r["prompts"] > 0 for r in summary["pooled"])
     assert "±" in capsys.readouterr().out
     assert main(["demo", "--quick", "--out", str(tmp_path), "--seed", "0", "--seeds", "0,1"]) == 1
+
+
+def test_paper_table_runs_each_part_at_several_seeds(tiny_model_dir, tmp_path):
+    """benchmarks/paper_table.py --seeds: one run per seed, then mean ± sd and the pooled claims."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "paper_table.py"
+    spec = importlib.util.spec_from_file_location("paper_table", path)
+    paper_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paper_table)
+    rows = 'rows=["length baseline", "zero-shot", "BT"]'
+    assert paper_table.main(["--quick", "--which", "builtin", "--model", str(tiny_model_dir), "--out", str(tmp_path),
+                             "--seeds", "0,1", "--set", rows]) == 0
+    summary = json.loads((tmp_path / "builtin/seeds.json").read_text())
+    assert summary["seeds"] == [0, 1] and set(summary["accuracy"]) == {"length baseline", "zero-shot", "BT"}
+    assert all((tmp_path / f"builtin/seed-{s}/results.json").exists() for s in (0, 1))
+    assert [r["claim"] for r in summary["pooled"]][:1] == ["BT > zero-shot"]
+    assert "± " in (tmp_path / "paper_table.md").read_text()

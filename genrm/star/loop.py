@@ -303,8 +303,21 @@ def train(run: RunDir, cfg: StarConfig, i: int, current: str) -> dict:
         from genrm.train.sft import train_sft
 
         path = train_sft(start, S.sft_from_records(records), here / "train", cfg.train, judge_card(cfg, i), unit)
+    release_training_memory()
     logged = losses(here / "train")
     return {"checkpoint": str(path), "steps": steps_done(here / "train"), "loss": [logged[0], logged[-1]] if logged else None}
+
+
+def release_training_memory() -> None:
+    """Collect the finished trainer (its model, optimizer and engine hold reference cycles) and return
+    the cached GPU memory, so the sampling engine woken next (launched: in this same process) has it."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 # ---------------------------------------------------------------- evaluation
