@@ -110,3 +110,4 @@ def test_launch_setting_under_a_launcher_is_refused(model_dir, tmp_path, monkeyp
     with pytest.raises(ConfigError, match=r"launch=null"):
         run_star(tmp_path / "run", method="sft", model=model_dir, train_pairs=make_pairs(4), eval_pairs=make_pairs(2),
                  config={**TINY, "launch": "accelerate launch --num_processes 2"}, progress=False)
+    assert not (tmp_path / "run/config.yaml").exists()  # refused before anything is written

@@ -54,6 +54,7 @@ def run_star(out: str | Path, method: str | None = None, model: str | None = Non
     run = RunDir(out)
     if resume:
         cfg = resolve_config(run.load_config())
+        check_launch_setting(cfg)
     else:
         if run.ledger():
             raise ConfigError(f"{run.path} already holds a STaR run; resume it (genrm star --resume {run.path}) "
@@ -61,11 +62,9 @@ def run_star(out: str | Path, method: str | None = None, model: str | None = Non
         given = dict(config or {})
         given.update({k: v for k, v in (("method", method), ("model", model)) if v is not None})
         cfg = resolve_config(given)
+        check_launch_setting(cfg)
         wait_for_everyone()  # every process has looked at the ledger before the main one writes
         main_writes(lambda: run.save_config(to_dict(cfg)))
-    if cfg.launch and world_size() > 1:
-        raise ConfigError(f"launch={cfg.launch!r}, but genrm star already runs under a launcher ({world_size()} "
-                          "processes), which trains in every process under its own configuration: drop the setting (launch=null)")
     shards, sets = prepare(run, cfg, train_pairs, eval_pairs, eval_sets)
     pairs = {p.id: p for shard in shards for p in shard}
     metrics = {"method": cfg.method, "model": cfg.model, "iterations": []}
@@ -84,6 +83,12 @@ def run_star(out: str | Path, method: str | None = None, model: str | None = Non
             main_writes(lambda: write_metrics(run, metrics))
     main_writes(lambda: write_metrics(run, metrics))
     return metrics
+
+
+def check_launch_setting(cfg: StarConfig) -> None:
+    if cfg.launch and world_size() > 1:
+        raise ConfigError(f"launch={cfg.launch!r}, but genrm star already runs under a launcher ({world_size()} "
+                          "processes), which trains in every process under its own configuration: drop the setting (launch=null)")
 
 
 def main_writes(write) -> None:
