@@ -77,6 +77,9 @@ class Judgment:
     rationales: list[str] = field(default_factory=list)
     rationale_tokens: list[int] = field(default_factory=list)  # tokens the model sampled per rationale
     forced_verdicts: int = 0  # rationales whose verdict the judge forced (judges/cot.py force_verdict), not the model
+    # per order shown ("chosen_first", "chosen_second"): each sample's [vote, sampled tokens] in sample order, where
+    # vote is "chosen", "rejected" or "unparsed" (CoT judges; genrm.eval.calibration.votes_curve)
+    order_votes: dict[str, list] = field(default_factory=dict)
 
     @property
     def verdict(self) -> Verdict:
@@ -154,6 +157,8 @@ class EvalResult:
     memory: dict = field(default_factory=dict)  # peak RSS (and CUDA) of the process, GiB
     options: dict = field(default_factory=dict)  # the judge's card and how it was loaded (dtype, backend, sampling)
     behaviour: dict = field(default_factory=dict)  # position consistency; for CoT judges rationale tokens, own verdicts
+    calibration: dict = field(default_factory=dict)  # ECE and reliability bins of p_chosen (genrm.eval.calibration)
+    votes_curve: list = field(default_factory=list)  # CoT: accuracy and tokens per decision at k votes per order
 
     @property
     def accuracy(self) -> float:

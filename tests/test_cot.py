@@ -255,3 +255,29 @@ def test_forced_letter_follows_the_sampling_temperature():
     assert letter_a((0.7, 0.3), 1.0) == pytest.approx(0.7)
     assert letter_a((0.7, 0.3), 0.5) == pytest.approx(0.49 / 0.58)  # sharper below 1
     assert letter_a((0.7, 0.3), 0) == 1.0 and letter_a((0.3, 0.7), 0) == 0.0 and letter_a((0.5, 0.5), 0) == 1.0
+
+
+def test_cot_records_each_orders_votes_and_the_report_reads_them(tmp_path):
+    """Judgment.order_votes: every sample's vote and tokens per order, in sample order; evaluate's
+    report carries calibration, accuracy by votes (from those same samples) and tokens per decision."""
+    import json
+
+    from genrm.eval.runner import evaluate
+    from genrm.judges.cot import CoTJudge
+
+    judge = CoTJudge(ScriptedGenerator(["[[A]]", "[[B]]", "no verdict"]), votes=3, adaptive=False)
+    pairs = make_pairs(2)
+    (j, _) = judge.judge(pairs)
+    assert j.order_votes == {"chosen_first": [["chosen", 3], ["rejected", 3], ["unparsed", 3]],
+                             "chosen_second": [["rejected", 3], ["chosen", 3], ["unparsed", 3]]}
+    result = evaluate(judge, pairs, out=tmp_path)
+    assert [r["k"] for r in result.votes_curve] == [1, 2, 3]
+    # k=1: A in both orders = chosen once, rejected once: a tie (0.5); k=2, 3: 2 against 2 -> 0.5
+    assert [r["accuracy"] for r in result.votes_curve] == [0.5, 0.5, 0.5]
+    assert [r["tokens_per_decision"] for r in result.votes_curve] == [6, 12, 18]
+    assert result.calibration["n"] == 2 and result.calibration["ece"] == 0.0  # p 0.5, credit 0.5
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["votes_curve"] == result.votes_curve and saved["examples"][0]["order_votes"] == j.order_votes
+    report = (tmp_path / "report.md").read_text()
+    assert "## Calibration (ECE 0.000)" in report and "## Accuracy by votes per order" in report
+    assert "position consistency" in report

@@ -273,3 +273,35 @@ def test_rewardbench2_pairwise_says_chance_is_one_eighth(tmp_path):
     assert result.chance == 0.125 and result.notes == [rb2.PAIRWISE_NOTE]
     assert "1/8" in (tmp_path / "report.md").read_text()
     assert evaluate(LengthJudge(), rows, bench="rewardbench2").chance == 0.25
+
+
+def test_calibration_bins_and_expected_calibration_error_by_hand():
+    from genrm.eval.calibration import calibration
+
+    # confidence 0.9 right 9 times in 10 (calibrated), 1.0 (p_chosen 0) right 3 times in 4, a tie at 0.5
+    examples = ([{"p_chosen": 0.9, "correct": 1.0}] * 9 + [{"p_chosen": 0.9, "correct": 0.0}]
+                + [{"p_chosen": 0.0, "correct": 0.0}] + [{"p_chosen": 1.0, "correct": 1.0}] * 3
+                + [{"p_chosen": 0.5, "correct": 0.5}])
+    cal = calibration(examples)
+    assert cal["n"] == 15 and [b["n"] for b in cal["bins"]] == [1, 10, 4]
+    low, mid, top = cal["bins"]
+    assert (low["low"], low["confidence"], low["accuracy"]) == (0.5, 0.5, 0.5)
+    assert mid["low"] == pytest.approx(0.9) and mid["accuracy"] == pytest.approx(0.9)
+    assert top["high"] == pytest.approx(1.0) and top["accuracy"] == pytest.approx(0.75)  # 1.0 falls in the last bin
+    assert cal["ece"] == pytest.approx(4 * 0.25 / 15)  # only the overconfident bin is off, by 0.25
+    assert calibration([{"id": "x", "correct": 1.0}]) == {}
+
+
+def test_votes_curve_reads_the_first_k_samples_of_each_order():
+    from genrm.eval.calibration import vote_ks, votes_curve
+
+    assert vote_ks(1) == [1] and vote_ks(4) == [1, 2, 4] and vote_ks(6) == [1, 2, 4, 6] and vote_ks(0) == []
+    a = {"chosen_first": [["rejected", 10], ["chosen", 10], ["chosen", 10], ["chosen", 10]],
+         "chosen_second": [["rejected", 20], ["chosen", 20], ["chosen", 20], ["unparsed", 20]]}
+    b = {"chosen_first": [["chosen", 5], ["rejected", 5], ["unparsed", 5], ["rejected", 5]]}
+    curve = votes_curve([{"order_votes": a}, {"order_votes": b}])
+    assert [r["k"] for r in curve] == [1, 2, 4]
+    # k=1: a 0 of 2 -> 0, b 1 of 1 -> 1; k=2: a 2 of 4 -> tie 0.5, b 1 of 2 -> 0.5; k=4: a 5 of 7 -> 1, b 1 of 3 -> 0
+    assert [r["accuracy"] for r in curve] == [0.5, 0.5, 0.5]
+    assert [r["tokens_per_decision"] for r in curve] == [(30 + 5) / 2, (60 + 10) / 2, (120 + 20) / 2]
+    assert votes_curve([{"order_votes": a}, {"id": "no votes"}]) == []  # a judge without votes for every pair: none

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from genrm.eval import rewardbench as rb
 from genrm.runs import atomic_write_bytes, atomic_write_json, atomic_write_text
+from genrm.stats import wilson
 from genrm.types import EvalResult, Score
 
 COLUMNS = ("group", "subset", "n", "accuracy", "95% CI", "length baseline", "chosen first", "chosen second",
@@ -97,6 +98,7 @@ def header_lines(result: EvalResult) -> list[str]:
          f" · ties {result.counts['ties']} · unparsed {result.counts['unparsed']}"),
         (f"accuracy with the chosen response shown first {pct(p.chosen_first_accuracy)} (n={p.n_chosen_first}) / "
          f"second {pct(p.chosen_second_accuracy)} (n={p.n_chosen_second})")]
+    lines += judge_lines(result)
     if result.other_subsets:
         lines.append(f"subsets outside the official list (group {rb.OTHER}, in no section): " + ", ".join(result.other_subsets))
     partial = [name for name, c in result.coverage.items() if not c["complete"]]
@@ -104,6 +106,25 @@ def header_lines(result: EvalResult) -> list[str]:
         lines.append("partial sections (weights renormalised over the subsets present): " + ", ".join(
             f"{name} (missing {len(result.coverage[name]['missing'])})" for name in partial))
     return lines + skipped_lines(result) + [f"note: {note}" for note in result.notes]
+
+
+def judge_lines(result: EvalResult) -> list[str]:
+    """Calibration, position consistency and, for CoT judges, rationales and accuracy by votes."""
+    lines, b, cal = [], result.behaviour, result.calibration
+    if cal:
+        lines.append(f"calibration: expected calibration error {cal['ece']:.3f} over {cal['n']} pairs "
+                     f"(confidence = max(p_chosen, 1 - p_chosen) in {len(cal['bins'])} occupied bins; reliability in chart.png)")
+    if "position_consistency" in b:
+        lines.append(f"position consistency {pct(b['position_consistency'])}% of {b['pairs_both_orders']} pairs shown in both "
+                     "orders (the same response preferred both times)")
+    if "mean_rationale_tokens" in b:
+        lines.append(f"rationales: {b['mean_rationale_tokens']:.1f} sampled tokens on average over {b['rationales']}, "
+                     f"verdicts written by the model {pct(b['self_written_verdicts'])}%"
+                     + (" · verdict-only (under 16 tokens)" if b["verdict_only"] else ""))
+    if result.votes_curve:
+        lines.append("accuracy by votes per order (the same samples): " + ", ".join(
+            f"k={r['k']} {pct(r['accuracy'])} ({r['tokens_per_decision']:.0f} tokens/pair)" for r in result.votes_curve))
+    return lines
 
 
 def skipped_lines(result: EvalResult) -> list[str]:
@@ -125,8 +146,24 @@ def markdown(result: EvalResult) -> str:
     parts = [f"# {result.bench} results", "", *[f"- {line}" for line in header_lines(result)], "",
              "## Sections", "", md_table(("section", "score", "length baseline"), section_rows(result)), "",
              "## Subsets (accuracy %, Wilson 95% CI)", "", md_table(COLUMNS, subset_rows(result)), "",
+             *calibration_part(result),
              "## Credit policy", "", *[f"- **{k}**: {v}" for k, v in result.tie_policy.items()], ""]
     return "\n".join(parts)
+
+
+def calibration_part(result: EvalResult) -> list[str]:
+    parts = []
+    if result.calibration:
+        rows = [[f"{b['low']:.2f}-{b['high']:.2f}", str(b["n"]), pct(b["confidence"]), pct(b["accuracy"])]
+                for b in result.calibration["bins"]]
+        parts += [f"## Calibration (ECE {result.calibration['ece']:.3f})", "",
+                  md_table(("confidence bin", "n", "mean confidence %", "accuracy %"), rows), ""]
+    if result.votes_curve:
+        rows = [[str(r["k"]), str(r["n"]), f"{pct(r['accuracy'])} [{pct(r['ci95'][0])}-{pct(r['ci95'][1])}]",
+                 f"{r['tokens_per_decision']:.0f}"] for r in result.votes_curve]
+        parts += ["## Accuracy by votes per order (first k samples of each order, no resampling)", "",
+                  md_table(("k", "n", "accuracy % [95% CI]", "sampled tokens per pair"), rows), ""]
+    return parts
 
 
 def print_table(result: EvalResult, console=None) -> None:
@@ -152,6 +189,17 @@ def result_panels(result: EvalResult) -> list[Panel]:
     panels.append(Panel(f"{result.bench} subsets · {result.model}", labels,
                         {judge: [(result.subsets[n].accuracy, result.subsets[n].ci95) for n in names],
                          "length baseline": [(result.subsets[n].length_baseline, None) for n in names]}, result.chance))
+    if result.calibration:
+        bins = result.calibration["bins"]
+        panels.append(Panel(f"reliability · {result.model} · ECE {result.calibration['ece']:.3f}",
+                            [f"{b['low']:.2f}-{b['high']:.2f} (n={b['n']})" for b in bins],
+                            {"accuracy": [(b["accuracy"], wilson(b["accuracy"], b["n"])) for b in bins],
+                             "mean confidence (perfect calibration)": [(b["confidence"], None) for b in bins]},
+                            chance=None, style="line", xlabel="confidence max(p_chosen, 1 - p_chosen)", ylabel="%"))
+    if result.votes_curve:
+        panels.append(Panel(f"accuracy by votes per order · {result.model}", [str(r["k"]) for r in result.votes_curve],
+                            {judge: [(r["accuracy"], r["ci95"]) for r in result.votes_curve]}, result.chance,
+                            style="line", xlabel="votes per order (first k samples)"))
     return panels
 
 

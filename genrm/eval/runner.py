@@ -24,6 +24,7 @@ from genrm.distributed import is_main_process
 from genrm.eval import credit as C
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2
+from genrm.eval.calibration import calibration, votes_curve
 from genrm.eval.journal import judge_journaled
 from genrm.stats import wilson
 from genrm.types import EvalResult, Judgment, PreferencePair, Score, record_bytes
@@ -108,7 +109,8 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
                         tie_policy=dict(C.TIE_POLICY, **(rb2.BEST_OF_POLICY if best_of else {})),
                         resumed_judgments=resumed, seconds=round(time.time() - start, 1),
                         skipped={**skip_report(too_long), **invalid_report(invalid)}, memory=peak_memory(),
-                        behaviour=behaviour(body["examples"]),
+                        behaviour=behaviour(body["examples"]), calibration=calibration(body["examples"]),
+                        votes_curve=votes_curve(body["examples"]),
                         options={**(judge.card() if callable(getattr(judge, "card", None)) else {}), **(options or {})},
                         **body)
     if out is not None and is_main_process():
@@ -190,6 +192,8 @@ def example(pair: PreferencePair, judgment: Judgment, length: Judgment) -> dict:
     if judgment.rationale_tokens:
         ex["rationale_tokens"] = judgment.rationale_tokens
         ex["forced_verdicts"] = judgment.forced_verdicts
+    if judgment.order_votes:
+        ex["order_votes"] = judgment.order_votes
     return ex
 
 

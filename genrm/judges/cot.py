@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from genrm.data.chat import chat_ids, plain_ids
 from genrm.data.lengths import TooLong, apply_policy, too_long
 from genrm.generation.base import Completion, SamplingParams, load_generator
-from genrm.judges.prompts import chosen_position, judge_messages, parse_verdict, shown_orders
+from genrm.judges.prompts import ORDER_NAMES, chosen_position, judge_messages, parse_verdict, shown_orders
 from genrm.types import Judgment, PreferencePair
 
 
@@ -48,6 +48,7 @@ class _Tally:
     unparsed: dict = field(default_factory=dict)
     tokens: list = field(default_factory=list)  # sampled tokens of each rationale
     forced: int = 0  # rationales whose verdict was forced
+    sequence: dict = field(default_factory=dict)  # chosen_first -> [[vote, tokens], ...] in sample order
 
     def add(self, chosen_first: bool, text: str, tokens: int = 0, forced: bool = False) -> None:
         verdict = parse_verdict(text)
@@ -57,6 +58,7 @@ class _Tally:
         key = "unparsed" if not verdict.parsed else "chosen" if verdict.position == chosen_position(chosen_first) else "rejected"
         counts = getattr(self, key)
         counts[chosen_first] = counts.get(chosen_first, 0) + 1
+        self.sequence.setdefault(chosen_first, []).append([key, tokens])
 
     def drawn(self, chosen_first: bool) -> int:
         return len(self.texts.get(chosen_first, []))
@@ -234,4 +236,5 @@ class CoTJudge:
         return Judgment(p_chosen=0.5 if p is None else p, parsed=p is not None, p_chosen_first=first,
                         p_chosen_second=second, votes={"chosen": c, "rejected": r, "unparsed": u},
                         rationales=[text for o in orders for text in t.texts.get(o, [])], rationale_tokens=list(t.tokens),
-                        forced_verdicts=t.forced)
+                        forced_verdicts=t.forced,
+                        order_votes={ORDER_NAMES[o]: t.sequence[o] for o in orders if o in t.sequence})

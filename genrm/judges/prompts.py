@@ -122,6 +122,9 @@ def shown_orders(pair: PreferencePair, both_orders: bool = True, seed: int = 0) 
     return (hashlib.sha256(f"{seed}\0{pair.key}".encode()).digest()[0] % 2 == 0,)
 
 
+ORDER_NAMES = {True: "chosen_first", False: "chosen_second"}  # an order shown, by whether chosen comes first
+
+
 def chosen_position(chosen_first: bool) -> str:
     return "first" if chosen_first else "second"
 

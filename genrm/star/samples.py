@@ -42,14 +42,21 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from genrm.generation.base import SamplingParams
-from genrm.judges.prompts import chosen_position, judge_messages, parse_verdict, shown_orders, split_at_verdict
+from genrm.judges.prompts import (
+    ORDER_NAMES,
+    chosen_position,
+    judge_messages,
+    parse_verdict,
+    shown_orders,
+    split_at_verdict,
+)
 from genrm.runs import Journal
 from genrm.train.dpo import DPOExample
 from genrm.train.sft import SFTExample
 from genrm.types import PreferencePair
 
-ORDERS = {"chosen_first": True, "chosen_second": False}
-NAMES = {True: "chosen_first", False: "chosen_second"}
+NAMES = ORDER_NAMES
+ORDERS = {name: first for first, name in NAMES.items()}
 BALANCES = ("position", "pair", "none")
 SCHEDULED_CHUNK = 4096  # prompts per generate call (and per journal write) for a generator with batch_size None
 LOSS_ON = ("completion", "verdict")
