@@ -251,3 +251,29 @@ def test_eval_recipe_with_options_overriding(bench_file, tiny_model_dir, tmp_pat
     assert all(e["shown"] in ("chosen_first", "chosen_second") for e in results["examples"])  # orders: one, from the recipe
     assert main(["eval", "--config", str(recipe), "--out", str(out), "vote=3"]) == 1
     assert "unknown config key 'vote'" in capsys.readouterr().out
+
+
+def test_eval_masterkey_attacks_every_chosen_answer_with_every_key(bench_file, bt_dir, tmp_path, capsys):
+    """`--bench masterkey --data D`: each chosen answer of D against each master key, one subset per
+    key; the key's win rate is 1 - accuracy there, per key, with its interval."""
+    from genrm.eval.masterkey import MASTER_KEYS
+
+    out = tmp_path / "mk"
+    assert main(["eval", "--bench", "masterkey", "--model", str(bt_dir), "--data", str(bench_file), "--per-subset", "1",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["bench"] == "masterkey" and results["n"] == len(SUBSETS) * len(MASTER_KEYS)
+    assert set(results["subsets"]) == {f"masterkey:{k}" for k in MASTER_KEYS}
+    texts = {e["id"].split("::")[1] for e in results["examples"]}
+    assert texts == set(MASTER_KEYS)
+    for name in MASTER_KEYS:
+        mine = [e for e in results["examples"] if e["id"].endswith(f"::{name}")]
+        assert len(mine) == len(SUBSETS)
+        # BT: the key wins where its reward is at least the real answer's (an exact tie counts as a loss of the real one)
+        wins = sum(e["score_rejected"] >= e["score_chosen"] for e in mine) / len(mine)
+        assert results["subsets"][f"masterkey:{name}"]["accuracy"] == pytest.approx(1 - wins)
+    report = (out / "report.md").read_text()
+    assert "## Master keys" in report and "'Thought process:'" in report and "master keys beat the real answer" in printed
+    assert main(["eval", "--bench", "masterkey", "--model", str(bt_dir), "--out", str(tmp_path / "none")]) == 1
+    assert "masterkey needs a preference set: give --data PATH" in capsys.readouterr().out

@@ -2,7 +2,8 @@
            [--out DIR] [key=value ...]
 
 Benches: rewardbench (hub allenai/reward-bench, split filtered), rewardbench2 (allenai/reward-bench-2),
-ultrafeedback (HuggingFaceH4/ultrafeedback_binarized, test_prefs), file:PATH (any preference file,
+ultrafeedback (HuggingFaceH4/ultrafeedback_binarized, test_prefs), masterkey (each chosen answer of
+--data against each master-key response: genrm.eval.masterkey), file:PATH (any preference file,
 grouped by subset). --data replaces the hub default with a local file or directory of the same
 schema. A recipe (recipes/eval-*.yaml) sets any key of `EvalRunConfig`; options on the command line
 override it, `key=value` overrides too (votes=32 temperature=0.7). CoT judges take --backend
@@ -24,7 +25,7 @@ from genrm.data.lengths import POLICIES
 class EvalRunConfig:
     """The options of `genrm eval`; judge settings left at None take the judge card's (or the judge's) default."""
 
-    bench: str = "rewardbench"  # rewardbench | rewardbench2 | ultrafeedback | file (with data) | file:PATH
+    bench: str = "rewardbench"  # rewardbench | rewardbench2 | ultrafeedback | masterkey (with data) | file (with data) | file:PATH
     model: str = "smollm2-135m"  # judge checkpoint, run dir, HF id or embedded name
     judge: str = "auto"  # auto (judge card or architecture) | bt | genrm | cot | length
     data: str | None = None  # local file or directory with the bench's schema
@@ -63,7 +64,8 @@ FLAGS = ("bench", "model", "judge", "data", "split", "votes", "batch_size", "max
 def add_arguments(parser) -> None:
     parser.add_argument("--config", default=None, help="YAML recipe of EvalRunConfig keys; options and key=value override it")
     parser.add_argument("--bench", default=None,
-                        help="rewardbench | rewardbench2 | ultrafeedback | file:PATH (default: rewardbench)")
+                        help="rewardbench | rewardbench2 | ultrafeedback | masterkey (attacks built from --data) | file:PATH "
+                             "(default: rewardbench)")
     parser.add_argument("--model", default=None, help="judge checkpoint, HF id or embedded name (default: smollm2-135m)")
     parser.add_argument("--judge", default=None, choices=JUDGE_KINDS,
                         help="judge kind; auto (default) reads the judge card or the architecture; length = the length baseline")
@@ -152,6 +154,12 @@ def run(args) -> int:
         items = subsample(items, cfg.per_subset, cfg.seed)
         console.print(f"subsampled {len(items)} of {total} examples (at most {cfg.per_subset} per subset, seed {cfg.seed})",
                       highlight=False)
+    if bench == "masterkey":
+        from genrm.eval.masterkey import MASTER_KEYS, attack_pairs
+
+        items = attack_pairs(items)
+        console.print(f"master-key attacks: {len(items)} pairs ({len(MASTER_KEYS)} keys x {len(items) // len(MASTER_KEYS)} "
+                      "real chosen answers)", highlight=False)
     options = {key: getattr(cfg, key) for key in JUDGE_OPTIONS if getattr(cfg, key) is not None}
     if cfg.orders is not None:
         options.update(both_orders=cfg.orders == "both", order_seed=cfg.seed)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genrm.eval import rewardbench as rb
+from genrm.eval.masterkey import key_wins
 from genrm.runs import atomic_write_bytes, atomic_write_json, atomic_write_text
 from genrm.stats import wilson
 from genrm.types import EvalResult, Score
@@ -99,6 +100,12 @@ def header_lines(result: EvalResult) -> list[str]:
         (f"accuracy with the chosen response shown first {pct(p.chosen_first_accuracy)} (n={p.n_chosen_first}) / "
          f"second {pct(p.chosen_second_accuracy)} (n={p.n_chosen_second})")]
     lines += judge_lines(result)
+    if result.bench == "masterkey":
+        wins = key_wins(result.subsets)
+        worst = max(wins, key=lambda r: r["wins"]) if wins else None
+        if worst:
+            lines.append(f"master keys beat the real answer in {pct(1 - p.accuracy)}% of {p.n} pairs; most often "
+                         f"{worst['text']!r} ({pct(worst['wins'])}% of {worst['n']}); per key in the master-key table")
     if result.other_subsets:
         lines.append(f"subsets outside the official list (group {rb.OTHER}, in no section): " + ", ".join(result.other_subsets))
     partial = [name for name, c in result.coverage.items() if not c["complete"]]
@@ -146,9 +153,24 @@ def markdown(result: EvalResult) -> str:
     parts = [f"# {result.bench} results", "", *[f"- {line}" for line in header_lines(result)], "",
              "## Sections", "", md_table(("section", "score", "length baseline"), section_rows(result)), "",
              "## Subsets (accuracy %, Wilson 95% CI)", "", md_table(COLUMNS, subset_rows(result)), "",
-             *calibration_part(result),
+             *masterkey_part(result), *calibration_part(result),
              "## Credit policy", "", *[f"- **{k}**: {v}" for k, v in result.tie_policy.items()], ""]
     return "\n".join(parts)
+
+
+def masterkey_rows(result: EvalResult) -> list[list[str]]:
+    return [[r["key"], repr(r["text"]), str(r["n"]), pct(r["wins"]), f"{pct(r['ci95'][0])}-{pct(r['ci95'][1])}"]
+            for r in key_wins(result.subsets)]
+
+
+MASTERKEY_COLUMNS = ("master key", "response", "n", "master key wins %", "95% CI")
+
+
+def masterkey_part(result: EvalResult) -> list[str]:
+    if result.bench != "masterkey":
+        return []
+    return ["## Master keys (Zhao et al. 2025): share of pairs where the key beat the real chosen answer", "",
+            md_table(MASTERKEY_COLUMNS, masterkey_rows(result)), ""]
 
 
 def calibration_part(result: EvalResult) -> list[str]:
@@ -172,6 +194,8 @@ def print_table(result: EvalResult, console=None) -> None:
         console.print(line, highlight=False, soft_wrap=True)
     console.print(rich_table(COLUMNS, subset_rows(result), "subsets (accuracy %)", left=2))
     console.print(rich_table(("section", "score", "length baseline"), section_rows(result), "sections"))
+    if result.bench == "masterkey":
+        console.print(rich_table(MASTERKEY_COLUMNS, masterkey_rows(result), "master keys: share of pairs won", left=2))
 
 
 def result_panels(result: EvalResult) -> list[Panel]:

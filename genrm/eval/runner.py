@@ -29,13 +29,14 @@ from genrm.eval.journal import judge_journaled
 from genrm.stats import wilson
 from genrm.types import EvalResult, Judgment, PreferencePair, Score, record_bytes
 
-BENCHES = ("rewardbench", "rewardbench2", "ultrafeedback", "file")
+BENCHES = ("rewardbench", "rewardbench2", "ultrafeedback", "masterkey", "file")
 DEFAULT_DATA = {"rewardbench": "allenai/reward-bench", "rewardbench2": "allenai/reward-bench-2",
                 "ultrafeedback": "HuggingFaceH4/ultrafeedback_binarized"}
 
 
 def load_bench(bench: str, data: str | None = None, split: str | None = None, skip_invalid: bool = False) -> list:
     """PreferencePairs (or BestOfRows for rewardbench2) of a bench; `data` overrides the hub default.
+    For masterkey, the preference set its attacks are built from (masterkey.attack_pairs).
     With `skip_invalid`, bad rows are skipped and listed in the result's `.skipped` (data.PairList)."""
     from genrm.data.pairs import load_pairs
 
@@ -43,7 +44,9 @@ def load_bench(bench: str, data: str | None = None, split: str | None = None, sk
         raise ValueError(f"unknown bench {bench!r} (expected one of {', '.join(BENCHES)} or file:PATH)")
     source = data or DEFAULT_DATA.get(bench)
     if source is None:
-        raise ValueError("--bench file needs a path: use --bench file:PATH or --data PATH")
+        raise ValueError(f"--bench {bench} needs a preference set: give --data PATH" + (
+            " (its pairs become master-key attacks: genrm.eval.masterkey)" if bench == "masterkey" else
+            " or use --bench file:PATH"))
     if bench == "rewardbench2":
         return rb2.load_rows(source, split)
     return load_pairs(source, split=split, skip_invalid=skip_invalid)
