@@ -183,12 +183,17 @@ def worker(args) -> None:
     print(f"{args.worker}: STaR step {seconds:.1f} s in {len(calls)} call(s)", flush=True)
     subset = pairs[:args.reload_pairs]
     reloaded, seconds = timed(lambda: generator.load_weights(args.perturbed))
-    raw = False
+    raw, same_weights = False, None
     if not reloaded and args.worker == "vllm":  # vLLM's reload, which genrm does not use on this platform
-        _, seconds = timed(lambda: generator.llm.collective_rpc("reload_weights", kwargs={"weights_path": args.perturbed}))
-        generator.llm.reset_prefix_cache()
+        def raw_reload(path):
+            generator.llm.collective_rpc("reload_weights", kwargs={"weights_path": path})
+            generator.llm.reset_prefix_cache()
+
+        raw_reload(args.model)  # the same weights first: the output must not change
+        same_weights = greedy_texts(generator, subset) == out["greedy"]["texts"][:len(subset)]
+        _, seconds = timed(lambda: raw_reload(args.perturbed))
         raw = True
-    out["reload"] = {"took": reloaded, "raw": raw, "seconds": seconds,
+    out["reload"] = {"took": reloaded, "raw": raw, "same_weights_unchanged": same_weights, "seconds": seconds,
                      "texts": greedy_texts(generator, subset) if reloaded or raw else None}
     print(f"{args.worker}: load_weights -> {reloaded}, raw reload {raw} ({seconds:.1f} s)", flush=True)
     close(generator)
@@ -228,8 +233,10 @@ def reload_check(r: dict) -> str:
         return "no in-place reload"
     texts, fresh, before = reload["texts"], reload["fresh_texts"], r["greedy"]["texts"][:len(reload["texts"])]
     flat = [(a, b, c) for ta, tb, tc in zip(texts, fresh, before) for a, b, c in zip(ta, tb, tc)]
+    same = reload.get("same_weights_unchanged")
     return (f"{'raw reload (unused here): ' if not reload['took'] else ''}{sum(a == b for a, b, _ in flat)}/{len(flat)} "
-            f"= fresh engine, {sum(a != c for a, _, c in flat)}/{len(flat)} changed ({reload['seconds']:.1f} s)")
+            f"= fresh engine, {sum(a != c for a, _, c in flat)}/{len(flat)} changed ({reload['seconds']:.1f} s)"
+            + ("" if same is None else f"; same weights reloaded: output {'unchanged' if same else 'CHANGED'}"))
 
 
 # ---------------------------------------------------------------- comparison
