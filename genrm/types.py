@@ -127,7 +127,8 @@ class EvalResult:
     `sections`, `overall` and `overall_legacy` follow the official tables. `examples` holds the
     per-example credits (id, subset, correct, length_correct, per-order credits), so two results
     on the same pairs can be compared pair by pair (genrm.stats.mcnemar). `chance` is the accuracy
-    of a judge that guesses. `skipped` says what was left out (over-length pairs per subset, invalid
+    of a judge that guesses. `figures` holds a bench's own official table where it has one (RM-Bench
+    easy / normal / hard per domain, JudgeBench per source category). `skipped` says what was left out (over-length pairs per subset, invalid
     rows per kind) and `memory` the peak memory. `to_dict()` is what `results.json` holds.
     """
 
@@ -159,6 +160,7 @@ class EvalResult:
     behaviour: dict = field(default_factory=dict)  # position consistency; for CoT judges rationale tokens, own verdicts
     calibration: dict = field(default_factory=dict)  # ECE and reliability bins of p_chosen (genrm.eval.calibration)
     votes_curve: list = field(default_factory=list)  # CoT: accuracy and tokens per decision at k votes per order
+    figures: dict = field(default_factory=dict)  # a bench's own official figures (RM-Bench, JudgeBench: genrm.eval)
 
     @property
     def accuracy(self) -> float:

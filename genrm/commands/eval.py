@@ -2,7 +2,9 @@
            [--out DIR] [key=value ...]
 
 Benches: rewardbench (hub allenai/reward-bench, split filtered), rewardbench2 (allenai/reward-bench-2),
-ultrafeedback (HuggingFaceH4/ultrafeedback_binarized, test_prefs), masterkey (each chosen answer of
+rmbench (THU-KEG/RM-Bench: 3 x 3 styled comparisons per prompt, easy / normal / hard per domain as in its
+official compute_accuracy), judgebench (ScalerLab/JudgeBench, split gpt: both orders per pair, scored
+as its official compute_final_metrics per source category), ultrafeedback (HuggingFaceH4/ultrafeedback_binarized, test_prefs), masterkey (each chosen answer of
 --data against each master-key response: genrm.eval.masterkey), file:PATH (any preference file,
 grouped by subset). --data replaces the hub default with a local file or directory of the same
 schema. A recipe (recipes/eval-*.yaml) sets any key of `EvalRunConfig`; options on the command line
@@ -25,7 +27,7 @@ from genrm.data.lengths import POLICIES
 class EvalRunConfig:
     """The options of `genrm eval`; judge settings left at None take the judge card's (or the judge's) default."""
 
-    bench: str = "rewardbench"  # rewardbench | rewardbench2 | ultrafeedback | masterkey (with data) | file (with data) | file:PATH
+    bench: str = "rewardbench"  # rewardbench | rewardbench2 | rmbench | judgebench | ultrafeedback | masterkey (with data) | file (with data) | file:PATH
     model: str = "smollm2-135m"  # judge checkpoint, run dir, HF id or embedded name
     judge: str = "auto"  # auto (judge card or architecture) | bt | genrm | cot | length
     data: str | None = None  # local file or directory with the bench's schema
@@ -64,7 +66,8 @@ FLAGS = ("bench", "model", "judge", "data", "split", "votes", "batch_size", "max
 def add_arguments(parser) -> None:
     parser.add_argument("--config", default=None, help="YAML recipe of EvalRunConfig keys; options and key=value override it")
     parser.add_argument("--bench", default=None,
-                        help="rewardbench | rewardbench2 | ultrafeedback | masterkey (attacks built from --data) | file:PATH "
+                        help="rewardbench | rewardbench2 | rmbench (easy/normal/hard per domain) | judgebench (per source, "
+                             "both orders) | ultrafeedback | masterkey (attacks built from --data) | file:PATH "
                              "(default: rewardbench)")
     parser.add_argument("--model", default=None, help="judge checkpoint, HF id or embedded name (default: smollm2-135m)")
     parser.add_argument("--judge", default=None, choices=JUDGE_KINDS,

@@ -106,6 +106,21 @@ def _collect(out: PairList, rows: Iterator[tuple[int, Any]], where: str, default
 # ---------------------------------------------------------------- reading rows
 
 
+def source_files(source: str | Path, split: str | None = None, hub_split: str | None = None) -> list[tuple[str, Iterator]]:
+    """(where, raw rows) of each file of a local file, a directory of files or a hub dataset id
+    (`hub_split` when no split is given): the readers of the benches whose rows are not pairs."""
+    path = Path(source)
+    if path.is_dir():
+        return [(str(f), file_rows(f)) for f in data_files(path, split)]
+    if path.is_file():
+        if path.suffix not in SUPPORTED:
+            raise DataError(str(path), None, None, f"unsupported file type; use one of {', '.join(SUPPORTED)}", "wrong_type")
+        return [(str(path), file_rows(path))]
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)) and not str(source).startswith("."):
+        return [(str(source), hub_rows(str(source), split or hub_split))]
+    raise DataError(str(source), None, None, "no such file or directory (and not a hub dataset id 'owner/name')", "missing_file")
+
+
 def data_files(directory: Path, split: str | None) -> list[Path]:
     files = sorted(p for p in directory.rglob("*") if p.suffix in SUPPORTED and p.is_file()
                    and not any(part.startswith(".") for part in p.relative_to(directory).parts))

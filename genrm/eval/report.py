@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genrm.eval import judgebench as jb
 from genrm.eval import rewardbench as rb
+from genrm.eval import rmbench as rmb
 from genrm.eval.masterkey import key_wins
 from genrm.runs import atomic_write_bytes, atomic_write_json, atomic_write_text
 from genrm.stats import wilson
@@ -67,12 +69,12 @@ def group_of(result: EvalResult, subset: str) -> str:
         return rb.OTHER
     if result.bench == "rewardbench":
         return rb.section_of(subset)
-    return "domain" if result.bench == "rewardbench2" else "subset"
+    return {"rewardbench2": "domain", "rmbench": "domain", "judgebench": "source"}.get(result.bench, "subset")
 
 
 def subset_rows(result: EvalResult) -> list[list[str]]:
     """One row per subset, ordered by group (sections in official order, Other last)."""
-    order = list(rb.SECTIONS) + ["Prior Sets", "domain", "subset", rb.OTHER]
+    order = list(rb.SECTIONS) + ["Prior Sets", "domain", "source", "subset", rb.OTHER]
     rows = []
     for name, s in result.subsets.items():
         ci = "-" if s.ci95 is None else f"{pct(s.ci95[0])}-{pct(s.ci95[1])}"
@@ -149,8 +151,23 @@ def skipped_lines(result: EvalResult) -> list[str]:
     return lines
 
 
+FIGURES = {"rmbench": (rmb, "RM-Bench (official: THU-KEG/RM-Bench compute_accuracy), accuracy %"),
+           "judgebench": (jb, "JudgeBench (official: ScalerLab/JudgeBench compute_final_metrics), score %")}
+
+
+def figures_table(result: EvalResult) -> tuple[str, Sequence[str], list[list[str]]] | None:
+    """(title, columns, rows) of a bench's own official table (RM-Bench, JudgeBench), else None."""
+    if result.bench not in FIGURES or not result.figures:
+        return None
+    module, title = FIGURES[result.bench]
+    rows = [[pct(v) if isinstance(v, float) else str(v) for v in row] for row in module.table_rows(result.figures)]
+    return title, module.TABLE_COLUMNS, rows
+
+
 def markdown(result: EvalResult) -> str:
+    own = figures_table(result)
     parts = [f"# {result.bench} results", "", *[f"- {line}" for line in header_lines(result)], "",
+             *([f"## {own[0]}", "", md_table(own[1], own[2]), ""] if own else []),
              "## Sections", "", md_table(("section", "score", "length baseline"), section_rows(result)), "",
              "## Subsets (accuracy %, Wilson 95% CI)", "", md_table(COLUMNS, subset_rows(result)), "",
              *masterkey_part(result), *calibration_part(result),
@@ -194,6 +211,8 @@ def print_table(result: EvalResult, console=None) -> None:
         console.print(line, highlight=False, soft_wrap=True)
     console.print(rich_table(COLUMNS, subset_rows(result), "subsets (accuracy %)", left=2))
     console.print(rich_table(("section", "score", "length baseline"), section_rows(result), "sections"))
+    if own := figures_table(result):
+        console.print(rich_table(own[1], own[2], own[0], left=1 if result.bench == "rmbench" else 2))
     if result.bench == "masterkey":
         console.print(rich_table(MASTERKEY_COLUMNS, masterkey_rows(result), "master keys: share of pairs won", left=2))
 

@@ -7,8 +7,11 @@ length baseline (a judge like the others, judges/length.py) on the same pairs; r
 by eval/report.py (results.json, report.md, chart.png).
 
 Benches: "rewardbench" (official sections and overall), "file" (accuracy per subset, overall =
-accuracy over all pairs), "ultrafeedback" (as file), "rewardbench2" (best-of-4 rows, rewardbench2.py).
-`bench=None` picks "rewardbench" when every subset carries an official RewardBench name, else "file".
+accuracy over all pairs), "ultrafeedback" (as file), "rewardbench2" (best-of-4 rows, rewardbench2.py),
+"rmbench" (3 x 3 styled comparisons per row, rmbench.py) and "judgebench" (labelled A/B pairs,
+judgebench.py): the last two are credited pair by pair like "file" and also scored by their own
+official rule (`sections`, `overall` and the result's `figures`). `bench=None` picks "rewardbench"
+when every subset carries an official RewardBench name, else "file".
 """
 from __future__ import annotations
 
@@ -22,20 +25,25 @@ from pathlib import Path
 from genrm.data.lengths import apply_policy, peak_memory, skip_report
 from genrm.distributed import is_main_process
 from genrm.eval import credit as C
+from genrm.eval import judgebench as jb
 from genrm.eval import rewardbench as rb
 from genrm.eval import rewardbench2 as rb2
+from genrm.eval import rmbench as rmb
 from genrm.eval.calibration import calibration, votes_curve
 from genrm.eval.journal import judge_journaled
 from genrm.stats import wilson
 from genrm.types import EvalResult, Judgment, PreferencePair, Score, record_bytes
 
-BENCHES = ("rewardbench", "rewardbench2", "ultrafeedback", "masterkey", "file")
+BENCHES = ("rewardbench", "rewardbench2", "rmbench", "judgebench", "ultrafeedback", "masterkey", "file")
 DEFAULT_DATA = {"rewardbench": "allenai/reward-bench", "rewardbench2": "allenai/reward-bench-2",
+                "rmbench": "THU-KEG/RM-Bench", "judgebench": "ScalerLab/JudgeBench",
                 "ultrafeedback": "HuggingFaceH4/ultrafeedback_binarized"}
+ROW_BENCHES = {"rewardbench2": rb2, "rmbench": rmb, "judgebench": jb}  # rows expanded into pairs (module.expand)
+OWN_FIGURES = {"rmbench": rmb, "judgebench": jb}  # also scored by their official rule (module.figures)
 
 
 def load_bench(bench: str, data: str | None = None, split: str | None = None, skip_invalid: bool = False) -> list:
-    """PreferencePairs (or BestOfRows for rewardbench2) of a bench; `data` overrides the hub default.
+    """PreferencePairs (or the rows of rewardbench2, rmbench, judgebench) of a bench; `data` overrides the hub default.
     For masterkey, the preference set its attacks are built from (masterkey.attack_pairs).
     With `skip_invalid`, bad rows are skipped and listed in the result's `.skipped` (data.PairList)."""
     from genrm.data.pairs import load_pairs
@@ -47,8 +55,8 @@ def load_bench(bench: str, data: str | None = None, split: str | None = None, sk
         raise ValueError(f"--bench {bench} needs a preference set: give --data PATH" + (
             " (its pairs become master-key attacks: genrm.eval.masterkey)" if bench == "masterkey" else
             " or use --bench file:PATH"))
-    if bench == "rewardbench2":
-        return rb2.load_rows(source, split)
+    if bench in ROW_BENCHES:
+        return ROW_BENCHES[bench].load_rows(source, split)
     return load_pairs(source, split=split, skip_invalid=skip_invalid)
 
 
@@ -99,7 +107,7 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
     best_of = bench == "rewardbench2"
     if best_of:  # the Ties metric reads vote shares: draw every vote
         judge = exact_probabilities(judge)
-    data, pairs, too_long = within_limit(judge, data, best_of, over_length)
+    data, pairs, too_long = within_limit(judge, data, ROW_BENCHES.get(bench), over_length)
     if not data:
         raise ValueError(f"nothing to evaluate: all {len(too_long)} pairs are over the judge's limit")
     judgments, resumed = judge_journaled(judge, pairs, out, batch_size, progress, model, chunk)
@@ -107,9 +115,12 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
     if len(judgments) != len(pairs):
         raise ValueError(f"judge returned {len(judgments)} judgments for {len(pairs)} pairs")
     body = score_best_of(data, judgments, lengths) if best_of else score_pairs(pairs, judgments, lengths, bench)
+    if bench in OWN_FIGURES:
+        body.update(own_figures(OWN_FIGURES[bench], data, judgments, lengths))
     result = EvalResult(bench=bench, model=model or getattr(judge, "name", None), judge=getattr(judge, "kind", None),
                         n=len(data), data=data_source, data_hash=data_hash(data), genrm_version=__version__,
-                        tie_policy=dict(C.TIE_POLICY, **(rb2.BEST_OF_POLICY if best_of else {})),
+                        tie_policy=dict(C.TIE_POLICY, **(rb2.BEST_OF_POLICY if best_of else {}),
+                                        **getattr(OWN_FIGURES.get(bench), "POLICY", {})),
                         resumed_judgments=resumed, seconds=round(time.time() - start, 1),
                         skipped={**skip_report(too_long), **invalid_report(invalid)}, memory=peak_memory(),
                         behaviour=behaviour(body["examples"]), calibration=calibration(body["examples"]),
@@ -123,25 +134,35 @@ def evaluate(judge, data: Sequence, bench: str | None = None, out: str | Path | 
     return result
 
 
-def within_limit(judge, data: Sequence, best_of: bool, policy: str) -> tuple[list, list[PreferencePair], list]:
+def within_limit(judge, data: Sequence, row_module, policy: str) -> tuple[list, list[PreferencePair], list]:
     """(items, their pairs, the TooLong left out): pairs over a Bounded judge's limit raise or are
-    left out (a best-of-4 row with one over the limit is left out whole)."""
+    left out; for a bench of rows (`row_module.expand` gives their pairs) a row with one pair over
+    the limit is left out whole."""
     from genrm.judges.base import Bounded
 
-    pairs = rb2.expand(data) if best_of else list(data)
+    pairs = row_module.expand(data) if row_module else list(data)
     over = judge.too_long(pairs) if isinstance(judge, Bounded) else []
     kept, skipped = apply_policy(pairs, over, policy)
-    if not best_of:
+    if not row_module:
         return kept, kept, skipped
     if not skipped:
         return list(data), pairs, []
-    bad, rows, k = {id(t.pair) for t in skipped}, [], 0
+    bad, kept_rows, k = {id(t.pair) for t in skipped}, [], 0
     for row in data:
-        n = len(row.chosen) * len(row.rejected)
+        n = len(row_module.expand([row]))
         if not any(id(p) in bad for p in pairs[k:k + n]):
-            rows.append(row)
+            kept_rows.append(row)
         k += n
-    return rows, rb2.expand(rows), skipped
+    return kept_rows, row_module.expand(kept_rows), skipped
+
+
+def own_figures(module, rows: Sequence, judgments: Sequence[Judgment], lengths: Sequence[Judgment]) -> dict:
+    """A bench's official figures (module.figures) as the result's sections, overall and `figures`,
+    the length baseline's beside them."""
+    own, length = module.figures(rows, judgments), module.figures(rows, lengths)
+    return {"sections": own["sections"], "overall": own["overall"], "figures": own,
+            "length_baseline": {"sections": length["sections"], "overall": length["overall"]},
+            "notes": module.notes(own, judgments)}
 
 
 def invalid_report(errors: Sequence) -> dict:
