@@ -157,6 +157,15 @@ def test_ties_metric_matches_official_transcription():
     assert ours["prompts_matched"] == 3
 
 
+def test_ties_metric_without_a_matched_prompt_keeps_the_accuracies():
+    """No ref:N with its tied:N (e.g. a --per-subset sample): the official `process_single_model` takes
+    np.mean of empty arrays and returns nan; genrm scores the three margin terms 0 and says
+    prompts_matched 0 (benchmarks/rb2_official_agreement.py checks every other case against it)."""
+    ours = rb2.ties_score([("ref:1", [3.0], [1.0, 2.0]), ("tied:2", [3.0, 2.5], [1.0])])
+    assert ours["prompts_matched"] == 0 and ours["correctness_margin_score"] == 0.0
+    assert ours["score"] == pytest.approx(0.3 * 1.0 + 0.3 * 1.0)
+
+
 def write_rb2(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
