@@ -89,3 +89,14 @@ def judge_all(judge, pairs: Sequence[PreferencePair], batch_size: int = 8, progr
     if len(gathered) != len(pairs):
         raise RuntimeError(f"sharded judging gathered {len(gathered)} judgments for {len(pairs)} pairs")
     return gathered
+
+
+def gather_lists(local: Sequence) -> tuple[list[list], int]:
+    """(every process's `local` list, in process order; this process's index). A collective:
+    every process must call it. One process: ([local], 0)."""
+    if world_size() <= 1:
+        return [list(local)], 0
+    from accelerate.utils import gather_object
+
+    rank = state().process_index
+    return gather_object([list(local)]), rank

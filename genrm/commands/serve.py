@@ -4,7 +4,7 @@ Serve a judge (anything `genrm.load_judge` accepts: run dir, export, HF id, smol
 over HTTP until SIGINT/SIGTERM, batching concurrent requests (genrm.serving.server, genrm.serving.protocol):
 POST /score (OpenRLHF remote reward model: point `--reward.remote_url`, or `--remote_rm_url` before
 OpenRLHF 0.10.2, at http://HOST:P/score; pointwise judges only), POST /judge (pairs, any judge),
-GET /health. On a signal it stops accepting, answers every accepted request and exits 0.
+POST /group_reward (one prompt's completions ranked against each other, any judge), GET /health. On a signal it stops accepting, answers every accepted request and exits 0.
 """
 from __future__ import annotations
 

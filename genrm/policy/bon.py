@@ -14,7 +14,8 @@ Rejection sampling (RSO, Liu et al. 2023): accept candidate y with probability
 exp((r(y) - M) / beta), M = the largest reward among the candidates, so accepted samples follow
 pi(y) exp(r(y)/beta) (approximately: M is estimated from the same candidates).
 
-The math (`bradley_terry_fit`, `acceptance_probs`, `accept`) is pure and tested by hand.
+The math (`bradley_terry_fit`, shared with group rewards in genrm.judges.tournament, `acceptance_probs`,
+`accept`) is pure and tested by hand.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from pathlib import Path
 
 from genrm.config import EvalConfig, SamplingConfig
 from genrm.judges.base import PointwiseJudge, exact_probabilities
-from genrm.types import Message, PreferencePair
+from genrm.judges.tournament import bradley_terry_fit, p_first_better
+from genrm.types import Message
 
 METHODS = ("auto", "score", "knockout", "round_robin")
 
@@ -123,11 +125,6 @@ class Ranking:
         return [self.winner, *rest]
 
 
-def _pair(prompt: list[Message], first: str, second: str, tag: str) -> PreferencePair:
-    return PreferencePair(id=tag, prompt=prompt, chosen=[{"role": "assistant", "content": first}],
-                          rejected=[{"role": "assistant", "content": second}], subset="bon", source=tag)
-
-
 def pointwise_scores(judge, prompts: Sequence[list[Message]], responses: Sequence[str], batch_size: int = 8,
                      progress: bool = False) -> list[float]:
     """The reward of each (prompt, response) from a pointwise judge (BT, length), each scored alone."""
@@ -135,14 +132,6 @@ def pointwise_scores(judge, prompts: Sequence[list[Message]], responses: Sequenc
         why = f"pointwise scores need a pointwise judge (BT or length), not {getattr(judge, 'kind', judge)!r}"
         raise ValueError(f"{why}; rank pairwise judges with ranking=knockout or round_robin")  # noqa: TRY004
     return judge.score(prompts, responses, batch_size, progress) if responses else []
-
-
-def p_first_better(judge, prompts: Sequence[list[Message]], matches: Sequence[tuple[str, str]],
-                   batch_size: int = 8, progress: bool = False) -> list[float]:
-    """P(first response better than second) for each (prompt, (first, second)) match, as the
-    judge's p_chosen with the first response as `chosen` (pairwise judges average both orders)."""
-    pairs = [_pair(p, a, b, f"match-{i}") for i, (p, (a, b)) in enumerate(zip(prompts, matches))]
-    return [j.p_chosen for j in judge.judge(pairs, batch_size=batch_size, progress=progress)] if pairs else []
 
 
 def resolve_method(judge, method: str, need_scores: bool = False) -> str:
@@ -219,37 +208,6 @@ def _round_robin(judge, prompts, candidates, batch_size, progress, prior) -> lis
         n = len(w)
         out.append(Ranking("round_robin", strengths, soft, best, n * (n - 1) // 2))
     return out
-
-
-def bradley_terry_fit(wins: Sequence[Sequence[float]], prior: float = 0.1, iterations: int = 2000,
-                      tol: float = 1e-10) -> list[float]:
-    """Log-strengths s (mean 0) maximising sum_ij wins[i][j] * log sigmoid(s_i - s_j).
-
-    `wins[i][j]` is how often (or with what probability) i beat j; every pair with
-    wins[i][j] + wins[j][i] > 0 was compared. `prior` adds prior/2 virtual wins each way to every
-    compared pair, so a candidate that won everything still gets a finite strength. Solved with
-    Hunter's (2004) minorisation-maximisation updates."""
-    n = len(wins)
-    if n == 0:
-        return []
-    games = [[wins[i][j] + wins[j][i] for j in range(n)] for i in range(n)]
-    w = [[wins[i][j] + (prior / 2 if games[i][j] > 0 else 0.0) for j in range(n)] for i in range(n)]
-    g = [[games[i][j] + (prior if games[i][j] > 0 else 0.0) for j in range(n)] for i in range(n)]
-    total = [sum(row) for row in w]
-    pi = [1.0] * n
-    for _ in range(iterations):
-        new = []
-        for i in range(n):
-            denom = sum(g[i][j] / (pi[i] + pi[j]) for j in range(n) if j != i and g[i][j] > 0)
-            new.append(total[i] / denom if denom > 0 else pi[i])
-        new = [max(x, 1e-300) for x in new]
-        mean_log = sum(math.log(x) for x in new) / n
-        new = [x / math.exp(mean_log) for x in new]
-        delta = max(abs(math.log(a) - math.log(b)) for a, b in zip(new, pi))
-        pi = new
-        if delta < tol:
-            break
-    return [math.log(x) for x in pi]
 
 
 # ---------------------------------------------------------------- rejection sampling

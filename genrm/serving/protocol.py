@@ -17,6 +17,12 @@ rejected = second, subset "serve"), so `p_first` is that pair's `p_chosen`. Per-
 `p_first_as_given` (shown in the order given) and `p_first_swapped`, for the orders the judge showed;
 pointwise judges add `score_first`/`score_second`, CoT judges `votes` and `rationales`.
 
+POST /group_reward: `{"prompt": str | messages, "completions": [str | messages, ...], "scheme":
+"round_robin" | "k_random" | "knockout" (default round_robin), "k": int >= 1 (k_random, default 2),
+"seed": int (default 0)}` -> `{"rewards": [float], "wins": [float], "matches": [int], "scheme",
+"comparisons": [{"first", "second", "p_first", "round"}]}`: the completions of one prompt compared
+with each other (genrm.judges.tournament.group_rewards), rewards in the order given.
+
 Any bad field is a RequestError naming it (`pairs[3].first: missing field`).
 """
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genrm.data.pairs import messages_of
+from genrm.judges.tournament import SCHEMES, GroupRewards
 from genrm.types import Judgment, Message, PreferencePair
 
 SLOT = "\u2063genrm-prompt-slot\u2063"  # stands for the user's text when reading a chat template's frame
@@ -155,3 +162,52 @@ def judgment_answer(pair: PreferencePair, j: Judgment) -> dict:
     if j.rationales:
         out["rationales"] = j.rationales
     return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class GroupRequest:
+    prompt: list[Message]
+    completions: list[list[Message]]
+    scheme: str = "round_robin"
+    k: int = 2
+    seed: int = 0
+
+
+def group_request(body: dict) -> GroupRequest:
+    """The group of a /group_reward body."""
+    def fail(field, problem, kind=None):
+        raise RequestError(f"{field}: {problem}")
+
+    for key in ("prompt", "completions"):
+        if key not in body:
+            fail(key, "missing field")
+    prompt = messages_of(body["prompt"], "prompt", "user", fail)
+    if not isinstance(body["completions"], list):
+        fail("completions", f"expected a list of strings or message lists, got {type(body['completions']).__name__}")
+    if not body["completions"]:
+        fail("completions", "empty list (a group needs at least one completion)")
+    completions = []
+    for i, item in enumerate(body["completions"]):
+        messages = messages_of(item, f"completions[{i}]", "assistant", fail)
+        for m, message in enumerate(messages):
+            if message["role"] != "assistant":
+                fail(f"completions[{i}][{m}].role", f"expected 'assistant', got {message['role']!r}")
+        completions.append(messages)
+    scheme = body.get("scheme", "round_robin")
+    if scheme not in SCHEMES:
+        fail("scheme", f"expected one of {', '.join(SCHEMES)}, got {scheme!r}")
+    numbers = {}
+    for key, default, low in (("k", 2, 1), ("seed", 0, None)):
+        value = body.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail(key, f"expected an integer, got {type(value).__name__}")
+        if low is not None and value < low:
+            fail(key, f"must be at least {low}, got {value}")
+        numbers[key] = value
+    return GroupRequest(prompt, completions, scheme, numbers["k"], numbers["seed"])
+
+
+def group_answer(result: GroupRewards) -> dict:
+    return {"scheme": result.scheme, "rewards": result.rewards, "wins": result.wins, "matches": result.matches,
+            "comparisons": [{"first": c.first, "second": c.second, "p_first": c.p_first, "round": c.round}
+                            for c in result.comparisons]}

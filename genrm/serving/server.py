@@ -5,7 +5,9 @@
     server.stop()                                                 # answers every accepted request first
 
 Endpoints (bodies: genrm.serving.protocol): POST /score (OpenRLHF's remote reward model; also at
-/get_reward) for pointwise judges, POST /judge for any judge, GET /health. Request threads
+/get_reward) for pointwise judges, POST /judge for any judge, POST /group_reward (one prompt's
+completions compared with each other: group rewards, genrm.judges.tournament) for any judge, GET
+/health. A group's matches go through the Batcher like /judge pairs (knockout: one submit per round). Request threads
 (http.server's ThreadingHTTPServer, one connection per request) parse and validate a body and
 wait on the Batcher (genrm.serving.request_batcher), whose one worker thread owns the judge. Every error is a
 JSON `{"error": ...}` with a 4xx/5xx status; the server keeps serving.
@@ -18,10 +20,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from genrm.judges.base import PointwiseJudge
-from genrm.serving.protocol import ChatFrame, RequestError, judge_request, judgment_answer, parse_json, score_request
+from genrm.judges.tournament import group_rewards
+from genrm.serving.protocol import (
+    ChatFrame,
+    RequestError,
+    group_answer,
+    group_request,
+    judge_request,
+    judgment_answer,
+    parse_json,
+    score_request,
+)
 from genrm.serving.request_batcher import Batcher
 
-ROUTES = {"/score": "score", "/get_reward": "score", "/judge": "judge"}
+ROUTES = {"/score": "score", "/get_reward": "score", "/judge": "judge", "/group_reward": "group"}
 
 
 class JudgeServer:
@@ -68,10 +80,18 @@ class JudgeServer:
         if route == "score":
             if not self.pointwise:
                 raise RequestError(f"this judge ({self.judge.kind}) is pairwise and gives no pointwise reward; "
-                                   "POST pairs to /judge instead")
+                                   "POST pairs to /judge, or one prompt's completions to /group_reward, instead")
             prompts, responses = score_request(body, self.frame)
             rewards = self.batcher.submit("score", list(zip(prompts, responses)))
             return {"rewards": rewards, "scores": rewards, "extra_logs": {}}
+        if route == "group":
+            group = group_request(body)
+
+            def judge_fn(pairs):
+                return [j.p_chosen for j in self.batcher.submit("judge", pairs)]
+
+            result = group_rewards(judge_fn, [(group.prompt, group.completions)], group.scheme, group.k, group.seed)[0]
+            return group_answer(result)
         pairs = judge_request(body)
         judgments = self.batcher.submit("judge", pairs)
         return {"judgments": [judgment_answer(p, j) for p, j in zip(pairs, judgments)]}
@@ -93,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if urlsplit(self.path).path != "/health":
-            return self.reply(404, {"error": f"no such endpoint: GET {self.path} (GET /health, POST /score or /judge)"})
+            return self.reply(404, {"error": f"no such endpoint: GET {self.path} (GET /health, POST /score, /judge or /group_reward)"})
         self.reply(200, self.server.app.health())
 
     def do_POST(self) -> None:
@@ -101,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             raw = self.body(app.max_body_bytes)
             if route is None:
-                raise RequestError(f"no such endpoint: POST {self.path} (POST /score or /judge, GET /health)", 404)
+                raise RequestError(f"no such endpoint: POST {self.path} (POST /score, /judge or /group_reward, GET /health)", 404)
             answer, status = app.handle(route, raw), 200
         except RequestError as err:
             answer, status = {"error": str(err)}, err.status
