@@ -54,7 +54,19 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")  # DeepSpeed, when installed, says so on every run otherwise
     if warning := check_launch():
         print(warning, file=sys.stderr)
-    return importlib.import_module(args._module).run(args) or 0
+    try:
+        return importlib.import_module(args._module).run(args) or 0
+    finally:
+        close_process_group()
+
+
+def close_process_group() -> None:
+    """Under a launcher, tear this process's process group down before the interpreter exits
+    (a gloo group left to interpreter shutdown sometimes aborts a process on exit)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _has_cuda() -> bool:
