@@ -61,6 +61,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import side_by_side  # benchmarks/side_by_side.py
+
 from genrm.eval import rewardbench2 as rb2
 from genrm.eval.runner import evaluate
 from genrm.judges.base import assistant, judge_pointwise
@@ -286,14 +288,7 @@ def break_table(table: dict[str, float], rows: list[dict], row_id: str) -> str:
 
 
 def compare(title: str, lines: list[tuple[str, float, float]]) -> bool:
-    print(f"\n{title}")
-    print(f"  {'figure':<28} {'genrm':>20} {'official':>20}  agree")
-    ok = True
-    for name, ours, theirs in lines:
-        same = abs(ours - theirs) <= TOLERANCE
-        ok &= same
-        print(f"  {name:<28} {ours!r:>20} {theirs!r:>20}  {'yes' if same else 'NO'}")
-    return ok
+    return side_by_side.compare(title, lines, TOLERANCE)
 
 
 def main(argv=None) -> int:

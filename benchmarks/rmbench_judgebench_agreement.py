@@ -36,6 +36,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import side_by_side  # benchmarks/side_by_side.py
+
 from genrm.eval import judgebench as jb
 from genrm.eval import rmbench as rmb
 from genrm.eval.runner import evaluate
@@ -368,14 +370,7 @@ def outcome(label: str, decisions: list) -> str:
 
 
 def compare(title: str, pairs: list[tuple[str, float, float]]) -> bool:
-    print(f"\n{title}")
-    print(f"  {'figure':<32} {'genrm':>12} {'official':>12}  agree")
-    ok = True
-    for name, ours, theirs in pairs:
-        same = abs(ours - theirs) <= TOLERANCE
-        ok &= same
-        print(f"  {name:<32} {ours:>12.6f} {theirs:>12.6f}  {'yes' if same else 'NO'}")
-    return ok
+    return side_by_side.compare(title, pairs, TOLERANCE, name_width=32, cell=lambda v: f"{v:>12.6f}")
 
 
 def main() -> int:

@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
+
+
+def turn(role: str, text: str) -> list[Message]:
+    """One message as a conversation part: [{"role": role, "content": text}]."""
+    return [{"role": role, "content": text}]
 Verdict = Literal["chosen", "rejected", "tie"]
 
 

@@ -12,7 +12,7 @@ import csv
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,26 +56,16 @@ def load_pairs(source: str | Path, split: str | None = None, *, skip_invalid: bo
     `skip_invalid`, in which case bad rows are skipped and listed in `result.skipped`."""
     path = Path(source)
     out = PairList()
-    if path.is_dir():
-        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
-            rows = _saved_dataset_rows(path, split)
-            _collect(out, rows, str(path), path.name, skip_invalid)
-        else:
-            for file in data_files(path, split):
-                try:
-                    _collect(out, file_rows(file), str(file), file.stem, skip_invalid)
-                except DataError as err:
-                    if not (skip_invalid and err.kind == "no_pairs"):
-                        raise
-                    out.skipped.append(err)
-    elif path.is_file():
-        if path.suffix not in SUPPORTED:
-            raise DataError(str(path), None, None, f"unsupported file type; use one of {', '.join(SUPPORTED)}", "wrong_type")
-        _collect(out, file_rows(path), str(path), path.stem, skip_invalid)
-    elif re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)) and not str(source).startswith("."):
-        _collect(out, hub_rows(str(source), split), str(source), str(source).split("/")[-1], skip_invalid)
-    else:
-        raise DataError(str(source), None, None, "no such file or directory (and not a hub dataset id 'owner/name')", "missing_file")
+    if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists()):
+        _collect(out, _saved_dataset_rows(path, split), str(path), path.name, skip_invalid)
+    else:  # files, each named its default subset (a hub id: its name)
+        for where, reader in source_files(source, split):
+            try:
+                _collect(out, reader, where, Path(where).stem if path.exists() else where.split("/")[-1], skip_invalid)
+            except DataError as err:
+                if not (skip_invalid and err.kind == "no_pairs" and path.is_dir()):
+                    raise
+                out.skipped.append(err)
     if not out:
         raise DataError(str(source), None, None, "no preference pairs found", "no_pairs")
     return out
@@ -119,6 +109,54 @@ def source_files(source: str | Path, split: str | None = None, hub_split: str | 
     if re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)) and not str(source).startswith("."):
         return [(str(source), hub_rows(str(source), split or hub_split))]
     raise DataError(str(source), None, None, "no such file or directory (and not a hub dataset id 'owner/name')", "missing_file")
+
+
+def read_rows(source: str | Path, split: str | None, read_row, id_field: str | None = None,
+              hub_split: str | None = None, what: str = "rows") -> list:
+    """Every row of `source` (source_files) through `read_row(raw, where, row_no)`, in order. With
+    `id_field`, a row whose `.id` was seen before is a DataError naming that field."""
+    rows, seen = [], {}
+    for where, reader in source_files(source, split, hub_split):
+        for row_no, raw in reader:
+            row = read_row(raw, where, row_no)
+            if id_field is not None:
+                if row.id in seen:
+                    raise DataError(where, row_no, id_field, f"duplicate {id_field} {row.id!r} (first at {seen[row.id]})",
+                                    "duplicate_id")
+                seen[row.id] = row.source
+            rows.append(row)
+    if not rows:
+        raise DataError(str(source), None, None, f"no {what} found", "no_pairs")
+    return rows
+
+
+def row_fields(raw: Any, where: str, row_no: int, required: Sequence[str]):
+    """The `fail(field, problem, kind="wrong_type")` of a raw row (it raises a DataError naming file,
+    row and field), once the row is checked to be an object holding every `required` field."""
+    def fail(field, problem, kind="wrong_type"):
+        raise DataError(where, row_no, field, problem, kind)
+
+    if isinstance(raw, DataError):
+        raise raw
+    if not isinstance(raw, dict):
+        fail(None, f"expected an object, got {type(raw).__name__}")
+    for key in required:
+        if raw.get(key) is None:
+            fail(key, "missing field", "missing_field")
+    return fail
+
+
+def check_texts(value: Any, key: str, fail, count: int | None = None, names: Sequence[str] = ()) -> None:
+    """`value` must be a non-empty list (of exactly `count` items, named `names`, when given) of non-empty strings."""
+    if count is not None and (not isinstance(value, list) or len(value) != count):
+        named = f" ({', '.join(names)})" if names else ""
+        fail(key, f"expected a list of {count} responses{named}, got "
+                  + (f"{len(value)}" if isinstance(value, list) else type(value).__name__))
+    if not isinstance(value, list) or not value:
+        fail(key, f"expected a non-empty list of strings, got {type(value).__name__}")
+    for i, text in enumerate(value):
+        if not isinstance(text, str) or not text.strip():
+            fail(f"{key}[{i}]", "expected a non-empty string", "empty_text")
 
 
 def data_files(directory: Path, split: str | None) -> list[Path]:

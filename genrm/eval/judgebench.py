@@ -38,9 +38,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.data.pairs import DataError, source_files
+from genrm.data.pairs import read_rows, row_fields
 from genrm.eval.credit import is_pointwise
-from genrm.types import Judgment, PreferencePair
+from genrm.types import Judgment, PreferencePair, turn
 
 LABELS = ("A>B", "B>A")
 CATEGORIES = {"knowledge": "mmlu-pro", "reasoning": "livebench-reasoning", "math": "livebench-math",
@@ -72,31 +72,11 @@ def flip(decision: str | None) -> str | None:
 def load_rows(source: str | Path, split: str | None = None) -> list[LabelledPair]:
     """Rows of a JudgeBench file (jsonl / json of the hub schema), directory or hub id (split gpt
     unless given); DataError names file, row and field."""
-    rows, seen = [], {}
-    for where, reader in source_files(source, split, hub_split="gpt"):
-        for row_no, raw in reader:
-            row = row_from(raw, where, row_no)
-            if row.id in seen:
-                raise DataError(where, row_no, "pair_id", f"duplicate pair_id {row.id!r} (first at {seen[row.id]})",
-                                "duplicate_id")
-            seen[row.id] = row.source
-            rows.append(row)
-    if not rows:
-        raise DataError(str(source), None, None, "no JudgeBench rows found", "no_pairs")
-    return rows
+    return read_rows(source, split, row_from, id_field="pair_id", hub_split="gpt", what="JudgeBench rows")
 
 
 def row_from(raw, where: str, row_no: int) -> LabelledPair:
-    def fail(field, problem, kind="wrong_type"):
-        raise DataError(where, row_no, field, problem, kind)
-
-    if isinstance(raw, DataError):
-        raise raw
-    if not isinstance(raw, dict):
-        fail(None, f"expected an object, got {type(raw).__name__}")
-    for key in ("pair_id", "source", "question", "response_A", "response_B", "label"):
-        if raw.get(key) is None:
-            fail(key, "missing field", "missing_field")
+    fail = row_fields(raw, where, row_no, ("pair_id", "source", "question", "response_A", "response_B", "label"))
     for key in ("source", "question", "response_A", "response_B"):
         if not isinstance(raw[key], str) or not raw[key].strip():
             fail(key, "expected a non-empty string", "empty_text")
@@ -110,14 +90,11 @@ def row_from(raw, where: str, row_no: int) -> LabelledPair:
 
 def expand(rows: Sequence[LabelledPair]) -> list[PreferencePair]:
     """One pair per row: chosen = the response the label names."""
-    def msg(role, text):
-        return [{"role": role, "content": text}]
-
     out = []
     for row in rows:
         chosen, rejected = (row.response_a, row.response_b) if row.label == "A>B" else (row.response_b, row.response_a)
-        out.append(PreferencePair(id=row.id, prompt=msg("user", row.question), chosen=msg("assistant", chosen),
-                                  rejected=msg("assistant", rejected), subset=row.subset, source=row.source))
+        out.append(PreferencePair(id=row.id, prompt=turn("user", row.question), chosen=turn("assistant", chosen),
+                                  rejected=turn("assistant", rejected), subset=row.subset, source=row.source))
     return out
 
 

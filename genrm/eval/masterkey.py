@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from genrm.types import PreferencePair, Score
+from genrm.types import PreferencePair, Score, turn
 
 # subset name -> the response (Zhao et al. 2025, Table 1: non-word symbols, reasoning openers, multilingual)
 MASTER_KEYS = {
@@ -34,7 +34,7 @@ PREFIX = "masterkey:"
 def attack_pairs(pairs: Sequence[PreferencePair], keys: dict[str, str] = MASTER_KEYS) -> list[PreferencePair]:
     """Each pair's chosen answer against each master key (subset `masterkey:NAME`), the prompt kept."""
     return [PreferencePair(id=f"{p.id}::{name}", prompt=p.prompt, chosen=p.chosen,
-                           rejected=[{"role": "assistant", "content": text}], subset=PREFIX + name,
+                           rejected=turn("assistant", text), subset=PREFIX + name,
                            source=f"{p.source} + master key {name!r}")
             for p in pairs for name, text in keys.items()]
 

@@ -22,14 +22,13 @@ leaderboard's, and every report says so (PAIRWISE_NOTE).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.data.pairs import DataError
+from genrm.data.pairs import check_texts, read_rows, row_fields
 from genrm.eval.credit import credit, is_pointwise, probability_credit
-from genrm.types import Judgment, PreferencePair
+from genrm.types import Judgment, PreferencePair, turn
 
 DOMAINS = ("Factuality", "Precise IF", "Math", "Safety", "Focus", "Ties")
 TIES = "Ties"
@@ -59,44 +58,17 @@ class BestOfRow:
 
 
 def load_rows(source: str | Path, split: str | None = None) -> list[BestOfRow]:
-    """Rows of a RewardBench 2 file, directory or hub id; DataError names file, row and field."""
-    from genrm.data.pairs import data_files, file_rows, hub_rows
-
-    path = Path(source)
-    if path.is_dir():
-        files = [(str(f), file_rows(f)) for f in data_files(path, split)]
-    elif path.is_file():
-        files = [(str(path), file_rows(path))]
-    elif re.fullmatch(r"[\w.-]+/[\w.-]+", str(source)) and not str(source).startswith("."):  # a hub id
-        files = [(str(source), hub_rows(str(source), split or "test"))]
-    else:
-        raise DataError(str(source), None, None, "no such file or directory", "missing_file")
-    rows = [row_to_best_of(raw, where, n) for where, reader in files for n, raw in reader]
-    if not rows:
-        raise DataError(str(source), None, None, "no RewardBench 2 rows found", "no_pairs")
-    return rows
+    """Rows of a RewardBench 2 file, directory or hub id (split test unless given); DataError names
+    file, row and field."""
+    return read_rows(source, split, row_to_best_of, hub_split="test", what="RewardBench 2 rows")
 
 
 def row_to_best_of(raw, where: str, row_no: int) -> BestOfRow:
-    def fail(field, problem, kind="wrong_type"):
-        raise DataError(where, row_no, field, problem, kind)
-
-    if isinstance(raw, DataError):
-        raise raw
-    if not isinstance(raw, dict):
-        fail(None, f"expected an object, got {type(raw).__name__}")
-    for key in ("prompt", "chosen", "rejected", "subset", "id"):
-        if raw.get(key) is None:
-            fail(key, "missing field", "missing_field")
+    fail = row_fields(raw, where, row_no, ("prompt", "chosen", "rejected", "subset", "id"))
     if not isinstance(raw["prompt"], str) or not raw["prompt"].strip():
         fail("prompt", "expected a non-empty string")
     for key in ("chosen", "rejected"):
-        value = raw[key]
-        if not isinstance(value, list) or not value:
-            fail(key, f"expected a non-empty list of strings, got {type(value).__name__}")
-        for i, text in enumerate(value):
-            if not isinstance(text, str) or not text.strip():
-                fail(f"{key}[{i}]", "expected a non-empty string", "empty_text")
+        check_texts(raw[key], key, fail)
     for key, value in (("num_correct", raw.get("num_correct")), ("num_rejected", raw.get("num_rejected"))):
         expected = len(raw["chosen" if key == "num_correct" else "rejected"])
         if value is not None and int(value) != expected:
@@ -113,12 +85,10 @@ def row_to_best_of(raw, where: str, row_no: int) -> BestOfRow:
 
 
 def expand(rows: Sequence[BestOfRow]) -> list[PreferencePair]:
-    """Every comparison chosen[i] vs rejected[j], row by row, in a fixed order (see `split_judgments`)."""
-    def msg(role, text):
-        return [{"role": role, "content": text}]
-
-    return [PreferencePair(id=f"{row.id}|c{i}|r{j}", prompt=msg("user", row.prompt), chosen=msg("assistant", c),
-                           rejected=msg("assistant", r), subset=row.subset, source=row.source)
+    """Every comparison chosen[i] vs rejected[j], row by row, i major (see `split_judgments`); any
+    rows with id, prompt, chosen, rejected, subset and source (RM-Bench's too)."""
+    return [PreferencePair(id=f"{row.id}|c{i}|r{j}", prompt=turn("user", row.prompt), chosen=turn("assistant", c),
+                           rejected=turn("assistant", r), subset=row.subset, source=row.source)
             for row in rows for i, c in enumerate(row.chosen) for j, r in enumerate(row.rejected)]
 
 

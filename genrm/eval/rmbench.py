@@ -37,9 +37,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrm.data.pairs import DataError, source_files
+from genrm.data.pairs import check_texts, read_rows, row_fields
+from genrm.eval import rewardbench2 as rb2
 from genrm.eval.credit import credit
-from genrm.types import Judgment, PreferencePair
+from genrm.types import Judgment
 
 DOMAINS = ("chat", "math", "code", "safety")
 STYLES = ("concise", "detailed", "markdown")
@@ -70,40 +71,15 @@ def domain_of(name: str) -> str | None:
 def load_rows(source: str | Path, split: str | None = None) -> list[StyleRow]:
     """Rows of an RM-Bench file (json / jsonl of the hub schema), directory or hub id; DataError names
     file, row and field."""
-    rows, seen = [], {}
-    for where, reader in source_files(source, split):
-        for row_no, raw in reader:
-            row = row_from(raw, where, row_no)
-            if row.id in seen:
-                raise DataError(where, row_no, "id", f"duplicate id {row.id!r} (first at {seen[row.id]})", "duplicate_id")
-            seen[row.id] = row.source
-            rows.append(row)
-    if not rows:
-        raise DataError(str(source), None, None, "no RM-Bench rows found", "no_pairs")
-    return rows
+    return read_rows(source, split, row_from, id_field="id", what="RM-Bench rows")
 
 
 def row_from(raw, where: str, row_no: int) -> StyleRow:
-    def fail(field, problem, kind="wrong_type"):
-        raise DataError(where, row_no, field, problem, kind)
-
-    if isinstance(raw, DataError):
-        raise raw
-    if not isinstance(raw, dict):
-        fail(None, f"expected an object, got {type(raw).__name__}")
-    for key in ("id", "prompt", "chosen", "rejected", "domain"):
-        if raw.get(key) is None:
-            fail(key, "missing field", "missing_field")
+    fail = row_fields(raw, where, row_no, ("id", "prompt", "chosen", "rejected", "domain"))
     if not isinstance(raw["prompt"], str) or not raw["prompt"].strip():
         fail("prompt", "expected a non-empty string")
     for key in ("chosen", "rejected"):
-        value = raw[key]
-        if not isinstance(value, list) or len(value) != len(STYLES):
-            fail(key, f"expected a list of {len(STYLES)} responses ({', '.join(STYLES)}), got "
-                      + (f"{len(value)}" if isinstance(value, list) else type(value).__name__))
-        for i, text in enumerate(value):
-            if not isinstance(text, str) or not text.strip():
-                fail(f"{key}[{i}]", "expected a non-empty string", "empty_text")
+        check_texts(raw[key], key, fail, count=len(STYLES), names=STYLES)
     domain = raw["domain"]
     if not isinstance(domain, str) or domain_of(domain) is None:
         fail("domain", f"expected a domain starting with one of {', '.join(DOMAINS)}, got {domain!r}")
@@ -111,14 +87,7 @@ def row_from(raw, where: str, row_no: int) -> StyleRow:
                     rejected=list(raw["rejected"]), subset=domain, source=f"{where}:{row_no}")
 
 
-def expand(rows: Sequence[StyleRow]) -> list[PreferencePair]:
-    """The nine comparisons chosen[i] vs rejected[j] of each row, i major (see `grids`)."""
-    def msg(role, text):
-        return [{"role": role, "content": text}]
-
-    return [PreferencePair(id=f"{row.id}|c{i}|r{j}", prompt=msg("user", row.prompt), chosen=msg("assistant", c),
-                           rejected=msg("assistant", r), subset=row.subset, source=row.source)
-            for row in rows for i, c in enumerate(row.chosen) for j, r in enumerate(row.rejected)]
+expand = rb2.expand  # the nine comparisons chosen[i] vs rejected[j] of each row, i major (see `grids`)
 
 
 def grids(rows: Sequence[StyleRow], credits: Sequence[float]) -> list[list[list[float]]]:

@@ -38,13 +38,13 @@ from genrm.distributed import gather_lists, judge_all
 from genrm.judges.base import PointwiseJudge
 from genrm.judges.tournament import check_scheme, group_rewards, judge_probabilities, p_first_better
 from genrm.policy.bon import pointwise_scores
-from genrm.types import Message
+from genrm.types import Message, turn
 
 
 def as_messages(value: Any, role: str) -> list[Message]:
     """TRL's prompt/completion in either format -> a message list."""
     if isinstance(value, str):
-        return [{"role": role, "content": value}]
+        return turn(role, value)
     if isinstance(value, list) and all(isinstance(m, dict) and "content" in m for m in value):
         return [{"role": m.get("role", role), "content": m["content"]} for m in value]
     raise ValueError(f"expected a string or a list of messages, got {type(value).__name__}")

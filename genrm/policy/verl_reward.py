@@ -51,8 +51,8 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from genrm.judges.base import PointwiseJudge, load_judge, pointwise_judgments
-from genrm.types import Message, PreferencePair
+from genrm.judges.base import PointwiseJudge, assistant, load_judge, pointwise_judgments
+from genrm.types import Message, PreferencePair, turn
 
 ENV_JUDGE, ENV_URL = "GENRM_JUDGE", "GENRM_SERVE_URL"
 PROMPT_KEYS = ("prompt", "question")
@@ -94,7 +94,7 @@ def _field(name: str, i: int, batched: bool) -> str:
 def _messages(value: Any, where: str, role: str) -> list[Message]:
     """A string (one turn of `role`) or a message list (list, tuple or numpy array of dicts)."""
     if isinstance(value, str):
-        return [{"role": role, "content": value}]
+        return turn(role, value)
     if isinstance(value, (dict, bytes)) or not hasattr(value, "__iter__"):
         raise ValueError(f"{where}: expected a string or a list of messages, got {type(value).__name__}")
     out = []
@@ -200,10 +200,6 @@ def _rewards(solutions: list, ground_truths: list, extra_infos: list, kwargs: di
     return out  # type: ignore[return-value]
 
 
-def _assistant(text: str) -> list[Message]:
-    return [{"role": "assistant", "content": text}]
-
-
 class _Local:
     """A judge loaded in this process; one call at a time (verl's reward loop calls from threads)."""
 
@@ -223,7 +219,7 @@ class _Local:
             ref_score = dict(zip(refs, scores[len(firsts):]))
             mine = scores[:len(firsts)] + [ref_score[(json.dumps(p), s)] for p, s in zip(prompts, seconds)]
             return [j.p_chosen for j in pointwise_judgments(mine)]
-        pairs = [PreferencePair(id=f"verl-{i}", prompt=p, chosen=_assistant(a), rejected=_assistant(b),
+        pairs = [PreferencePair(id=f"verl-{i}", prompt=p, chosen=assistant(a), rejected=assistant(b),
                                 subset="verl", source=f"verl item {i}")
                  for i, (p, a, b) in enumerate(zip(prompts, firsts, seconds))]
         with self.lock:
