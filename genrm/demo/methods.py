@@ -100,8 +100,9 @@ def _star(method: str, model: str, data: dict, work: Path, cfg: DemoConfig, earl
                        eval_sets={split: data[split] for split in SPLITS if split in data}, baseline=baseline)
     last = metrics["iterations"][-1]
     results = {split: EvalResult.from_dict(read_json(last["eval"][split]["results"])) for split in SPLITS if split in data}
-    keep = ("iteration", "samples", "correct_rate", "unparsed_rate", "unsolved_prompts", "hinted_samples", "rationalized",
-            "kept_examples", "dpo_pairs", "positions", "rejected_used", "train_steps", "train_loss", "skipped_training")
+    keep = ("iteration", "samples", "tokens", "correct_rate", "unparsed_rate", "unsolved_prompts", "hinted_samples", "rationalized",
+            "kept_examples", "dpo_pairs", "positions", "rejected_used", "grpo_prompts", "grpo", "train_steps", "train_loss",
+            "skipped_training")
     steps = sum(it.get("train_steps") or 0 for it in metrics["iterations"])
     return {**results, "train_steps": steps, "star": {"checkpoint": last["checkpoint"], "metrics": str(work / "metrics.json"),
                                 "iterations": [{k: it[k] for k in keep if k in it} for it in metrics["iterations"]]}}
@@ -142,8 +143,13 @@ def star_dpo(model: str, data: dict, work: Path, cfg: DemoConfig, earlier: dict)
     return _star("dpo", model, data, work, cfg, earlier)
 
 
+def star_grpo(model: str, data: dict, work: Path, cfg: DemoConfig, earlier: dict) -> dict:
+    return _star("grpo", model, data, work, cfg, earlier)
+
+
 METHODS: dict[str, Callable] = {
     "length baseline": length_baseline, "zero-shot": zero_shot, "zero-shot CoT": zero_shot_cot, "BT": bt,
-    "GenRM": genrm, "STaR-SFT": star_sft, "STaR-Rationalizer": star_rationalize, "STaR-DPO": star_dpo}
+    "GenRM": genrm, "STaR-SFT": star_sft, "STaR-Rationalizer": star_rationalize, "STaR-DPO": star_dpo,
+    "STaR-GRPO": star_grpo}
 
 

@@ -149,10 +149,32 @@ def markdown(results: dict, title: str) -> str:
     if missing:
         lines += ["## Not run", "", *missing, ""]
     lines += ["## How each judge behaved (test split)", "", behaviour_table(results), ""]
+    if budget := budget_table(results):
+        lines += ["## What each STaR row sampled and trained", "", budget, ""]
     rows = claim_rows(results)
     lines += [f"## Claims (fixed {CLAIMS_SET}; per-prompt units, Holm over all {len(rows)} tests)", "",
               compare.claim_table(rows, names) if rows else "-", ""]
     return "\n".join(lines)
+
+
+def budget_table(results: dict) -> str:
+    """Per STaR row: optimizer steps, rationales sampled and the tokens the model drew for them (a
+    forced verdict's letter included, cue not), summed over iterations. STaR-SFT/DPO sample before
+    training (a STaR-DPO run copies iteration 1's rows from STaR-SFT's: counted for each); STaR-GRPO
+    samples inside training, from the model being trained."""
+    from genrm.eval.report import md_table
+
+    rows = []
+    for name, m in results["methods"].items():
+        iterations = (m.get("star") or {}).get("iterations") or []
+        if m.get("status") != "done" or not iterations:
+            continue
+        drawn = [(it["grpo"]["completions"], it["grpo"]["sampled_tokens"]) if "grpo" in it else
+                 (it.get("samples", 0), it.get("tokens")) for it in iterations]
+        tokens = None if any(t is None for _, t in drawn) else sum(t for _, t in drawn)
+        rows.append([name, str(len(iterations)), str(m.get("train_steps")), str(sum(n for n, _ in drawn)),
+                     "-" if tokens is None else str(tokens)])
+    return md_table(["method", "iterations", "optimizer steps", "rationales sampled", "tokens sampled"], rows) if rows else ""
 
 
 def behaviour_table(results: dict) -> str:
@@ -206,7 +228,7 @@ def write_outputs(results: dict, out: Path, title: str) -> dict[str, Path]:
     atomic_write_json(paths["results"], serial)
     atomic_write_text(paths["report"], markdown(results, title))
     panels = [method_panel(done_methods(results), labels(results), title)]
-    for name in STAR_ROWS:
+    for name in (*STAR_ROWS, "STaR-GRPO"):
         star = results["methods"].get(name, {}).get("star")
         if star and Path(star["metrics"]).exists():
             panels.append(iteration_panel(read_json(star["metrics"]), f"{name}: accuracy per iteration"))

@@ -8,7 +8,8 @@ from genrm.config import EvalConfig, load_typed, merge
 from genrm.data.synth import NEW_FAMILIES, TWIN_FAMILIES
 from genrm.eval.compare import Claim
 
-ROWS = ("length baseline", "zero-shot", "zero-shot CoT", "BT", "GenRM", "STaR-SFT", "STaR-Rationalizer", "STaR-DPO")
+ROWS = ("length baseline", "zero-shot", "zero-shot CoT", "BT", "GenRM", "STaR-SFT", "STaR-Rationalizer", "STaR-DPO",
+        "STaR-GRPO")
 STEPS = {row: row.lower().replace(" ", "-") for row in ROWS}
 STAR_ROWS = ("STaR-SFT", "STaR-Rationalizer", "STaR-DPO")  # they share iteration 1's samples
 # the splits every method is scored on (genrm.data.synth: no prompt shared with train or with each other);
@@ -18,9 +19,12 @@ SPLITS = {"test": "test (trained families, prompts never trained on)", "ood": "O
 # The claims, fixed on CLAIMS_SET before the runs that test them; each is tested on CLAIM_SPLITS on per-prompt
 # units, with Holm over the whole list (genrm.eval.compare.claim_tests). Changing them is a README change with
 # its reason.
-CLAIMS_SET = "2026-12-05"
+# The STaR-GRPO claims were added on 2026-12-06, before the first run that tests them (they apply where the row runs:
+# not in the default demo, whose claims are unchanged).
+CLAIMS_SET = "2026-12-05 (STaR-GRPO: 2026-12-06)"
 CLAIMS = (Claim("BT", ">", "zero-shot"), Claim("GenRM", ">", "zero-shot"), Claim("GenRM", "vs", "BT"),
-          Claim("STaR-SFT", ">", "zero-shot CoT"), Claim("STaR-DPO", ">", "zero-shot CoT"), Claim("STaR-DPO", ">=", "STaR-SFT"))
+          Claim("STaR-SFT", ">", "zero-shot CoT"), Claim("STaR-DPO", ">", "zero-shot CoT"), Claim("STaR-DPO", ">=", "STaR-SFT"),
+          Claim("STaR-GRPO", ">", "zero-shot CoT"), Claim("STaR-GRPO", "vs", "STaR-SFT"), Claim("STaR-GRPO", "vs", "STaR-DPO"))
 CLAIM_SPLITS = ("test", "ood")
 
 
@@ -47,6 +51,7 @@ class DemoConfig:
     star_sft: dict = field(default_factory=dict)  # StarConfig keys for the STaR-SFT row only, over `star`
     star_rationalize: dict = field(default_factory=dict)  # for the STaR-Rationalizer row
     star_dpo: dict = field(default_factory=dict)  # and for the STaR-DPO row
+    star_grpo: dict = field(default_factory=dict)  # and for the STaR-GRPO row (the judge trained by RL, train/grpo.py)
 
 
 def _train(steps: int, lr: float, batch: int, freeze: int, cache: bool = False) -> dict:
@@ -76,20 +81,29 @@ def _epochs(epochs: float, lr: float, batch: int, freeze: int, cache: bool = Fal
 # chosen on the test split of the disjoint splits since (tuning reads `eval_split: dev`).
 # "medium": benchmarks/paper_table.py (2-3 hours; STaR resamples all 384 pairs every iteration, 4 rationales per order);
 # "research": real rationales (96 tokens, no forced verdict); "large": hours
+DEFAULT_ROWS = tuple(r for r in ROWS if r not in ("STaR-Rationalizer", "STaR-GRPO"))  # left out for time
 COMPACT = {"indicator_template": "indicator-compact", "cot_template": "cot-compact"}
 STAR_SMALL = {"balance": "pair", "loss_on": "verdict"}  # the STaR data of the small sizes (above)
 # STaR-DPO compares the verdict letters (loss_on: verdict) of far fewer units than STaR-SFT trains on (a prompt needs a
 # right and a wrong rationale in both orders; 40 units at the default size): 3 passes in batches of 2 units, the best
 # of the settings measured (docs/results.md "How STaR-DPO was made to learn")
 STAR_DPO_TRAIN = {**_epochs(3, 2e-4, 4, 24, cache=True), "beta": 0.1}
+# STaR-GRPO at a budget matched to STaR-SFT's: per iteration every judge prompt of the shard once (both orders of each
+# pair), a group of `samples` rationales each (the rationales STaR-SFT samples), and STaR-SFT's optimizer steps: at
+# the medium size 768 prompts x 4 = 3,072 rationales in 128 steps of 24 completions (6 prompts). Same learning rate and
+# frozen bottom as STaR-SFT (no frozen-layer cache: GRPO's inputs change every step); KL beta 0.04; chosen before
+# the first run, not tuned.
+def _grpo(steps: int, prompts_per_step: int, samples: int) -> dict:
+    return {**_train(steps, 2e-4, prompts_per_step * samples, 24), "warmup_steps": 0, "beta": 0.04}
 SIZES = {
     "tiny": {"n_train": 8, "n_dev": 4, "n_test": 8, "n_ood": 8, "n_twin": 8,
              "eval": {"batch_size": 8, "votes": 1, "max_new_tokens": 8, "temperature": 0},
              "bt": _train(2, 1e-4, 4, 0), "genrm": _train(2, 1e-4, 4, 0),
              "star": {**STAR_SMALL, "iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 4,
                       "sampling": {"max_new_tokens": 8, "batch_size": 8}, "train": _train(1, 1e-4, 4, 0)},
-             "star_rationalize": {"samples": 1}},  # one sample per prompt: some go unsolved and get a hint
-    "default": {**COMPACT, "n_train": 192, "n_dev": 64, "n_test": 64, "n_ood": 64, "n_twin": 32, "rows": [r for r in ROWS if r != "STaR-Rationalizer"],
+             "star_rationalize": {"samples": 1},  # one sample per prompt: some go unsolved and get a hint
+             "star_grpo": {"train": {**_train(2, 1e-4, 4, 0), "beta": 0.04}}},
+    "default": {**COMPACT, "n_train": 192, "n_dev": 64, "n_test": 64, "n_ood": 64, "n_twin": 32, "rows": list(DEFAULT_ROWS),
                 "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4, "temperature": 0},
                 "bt": _train(36, 2e-4, 8, 24, cache=True), "genrm": _train(120, 2e-4, 8, 24, cache=True),
                 "star": {**STAR_SMALL, "iterations": 1, "shards": 1, "samples": 2, "max_train_pairs": 192,
@@ -107,11 +121,12 @@ SIZES = {
                         "sampling": {"max_new_tokens": 4, "batch_size": 32}},
                "star_sft": {"train": _train(128, 2e-4, 8, 24, cache=True)},  # x 2 iterations: GenRM's 256 steps
                "star_rationalize": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
-               "star_dpo": {"dpo_pairs_per_prompt": 1, "train": STAR_DPO_TRAIN}},
+               "star_dpo": {"dpo_pairs_per_prompt": 1, "train": STAR_DPO_TRAIN},
+               "star_grpo": {"train": _grpo(128, 6, 4)}},  # x 2 iterations: STaR-SFT's 256 steps, its 6,144 rationales
     # real rationales: CoT judges sample up to 96 tokens and vote only with tags they wrote themselves (no forced
     # verdict); STaR trains on the whole rationale; STaR-SFT at GenRM's optimizer steps
     "research": {"n_train": 192, "n_dev": 64, "n_test": 64, "n_ood": 64, "n_twin": 32, "force_verdict": False,
-                 "rows": [r for r in ROWS if r != "STaR-Rationalizer"],
+                 "rows": list(DEFAULT_ROWS),
                  "eval": {"batch_size": 16, "votes": 1, "max_new_tokens": 96, "temperature": 0},
                  "bt": _train(36, 2e-4, 8, 24, cache=True), "genrm": _train(120, 2e-4, 8, 24, cache=True),
                  "star": {"balance": "pair", "loss_on": "completion", "iterations": 1, "shards": 1, "samples": 2,

@@ -11,11 +11,23 @@ from dataclasses import dataclass, field
 
 from genrm.config import ConfigError, EvalConfig, SamplingConfig, load_typed
 
-METHODS = ("sft", "rationalize", "dpo")
+METHODS = ("sft", "rationalize", "dpo", "grpo")
 DPO_REJECTS = ("wrong", "wrong_or_unparsed")
 # per-method trainer defaults (REFERENCE.md §1: lr 1e-6, rationalizer 2e-5; DPO beta 1.0)
 TRAIN_DEFAULTS = {"sft": {"learning_rate": 1e-6}, "rationalize": {"learning_rate": 2e-5},
-                  "dpo": {"learning_rate": 1e-6, "beta": 1.0}}
+                  "dpo": {"learning_rate": 1e-6, "beta": 1.0},
+                  # GRPO: KL to the reference model (TRL's own default is beta 0: no reference model); the data set
+                  # is read in order, so that a pair's two orders meet in a generation batch (train/grpo.py)
+                  "grpo": {"learning_rate": 1e-6, "beta": 0.04, "shuffle_dataset": False}}
+
+
+@dataclass
+class RewardWeights:
+    """GRPO's reward terms (genrm/train/grpo.py): verdict correct, consistent across orders, tag written."""
+
+    correct: float = 1.0
+    consistency: float = 0.5  # only when both orders are sampled (both_orders)
+    format: float = 0.1
 
 
 @dataclass
@@ -33,7 +45,7 @@ class StarConfig:
     over_length: str = "error"  # without max_prompt_tokens, a pair over the context: "error" (located) or "skip" (counted)
     iterations: int = 3  # the paper: 3 iterations ...
     shards: int = 3  # ... over 3 equal shards, iteration i sampling shard (i-1) % shards
-    samples: int = 4  # K rationales per pair and order (not reported in the paper)
+    samples: int = 4  # K rationales per pair and order (not reported in the paper); grpo: the group size
     both_orders: bool = True  # sample and judge both orders; else one seeded random order per pair
     template: str = "cot"  # judge template (genrm.judges.prompts), used for sampling, training and judging
     force_verdict: bool = False  # continue tag-less samples with "Final verdict: [[" (judges/cot.py); for small models
@@ -47,11 +59,12 @@ class StarConfig:
     dpo_pairs_per_prompt: int = 4  # cap of (correct, incorrect) pairs per judge prompt
     dpo_rejects: str = "wrong"  # rejected rationales: "wrong" verdicts only (the paper), or "wrong_or_unparsed"
     hint_samples: int = 1  # rationalize: hinted samples per prompt with no correct sample
+    rewards: RewardWeights = field(default_factory=RewardWeights)  # grpo: the reward terms' weights
     eval_baseline: bool = True  # evaluate the starting model too (metrics["baseline"])
     launch: str | None = None  # run each training step under this launcher, e.g. "accelerate launch --config_file ..."
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    train: dict = field(default_factory=dict)  # TRL SFTConfig / DPOConfig keys + lora, freeze_layers, max_length
+    train: dict = field(default_factory=dict)  # TRL SFTConfig / DPOConfig / GRPOConfig keys + lora, freeze_layers, max_length
 
 
 def resolve_config(config: dict) -> StarConfig:
@@ -87,6 +100,8 @@ def resolve_config(config: dict) -> StarConfig:
         raise ConfigError(f"template must be a CoT template ({', '.join(COT_TEMPLATES)}), not {cfg.template!r}")
     cfg.train = {**TRAIN_DEFAULTS[cfg.method], **(cfg.train or {})}
     check_train_keys(cfg.method, cfg.train)
+    if cfg.method == "grpo":
+        check_grpo(cfg)
     return cfg
 
 
@@ -96,9 +111,27 @@ def check_train_keys(method: str, train: dict) -> None:
 
     if method == "dpo":
         from trl import DPOConfig as cls
+    elif method == "grpo":
+        from trl import GRPOConfig as cls
     else:
         from trl import SFTConfig as cls
     try:
         check_keys(cls, train)
     except ConfigError as err:
         raise ConfigError(f"train: {err}") from None
+
+
+def check_grpo(cfg: StarConfig) -> None:
+    """GRPO samples with the run's own sampling settings; the trainer keys that would say it twice are refused."""
+    from genrm.train.grpo import GENERATION_KEYS
+
+    for key, ours in GENERATION_KEYS.items():
+        if key in cfg.train:
+            raise ConfigError(f"train.{key}: GRPO takes it from the run's '{ours}'; set that instead")
+    for key in ("correct", "consistency", "format"):
+        if getattr(cfg.rewards, key) < 0:
+            raise ConfigError(f"rewards.{key} must be >= 0, not {getattr(cfg.rewards, key)!r}")
+    if cfg.samples < 2:
+        raise ConfigError("samples: GRPO compares the completions of a group, so it needs at least 2 per prompt")
+    if cfg.restart_from_base:
+        raise ConfigError("restart_from_base applies to sft and rationalize; GRPO continues from the latest model")

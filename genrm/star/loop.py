@@ -217,8 +217,11 @@ def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[Pr
                                force_verdict=cfg.force_verdict)
         return {"pairs_sampled": len(shard), "processes": world_size(), **S.summarize(rows)}
 
-    sampled = step(run, f"iter-{i}/sample", sample)
-    rows = [r for r in S.read_samples(here / "samples.jsonl") if r["index"] < cfg.samples]  # (a sibling run may have drawn more)
+    if method == "grpo":  # GRPO samples inside training, from the model being trained
+        sampled, rows = {}, []
+    else:
+        sampled = step(run, f"iter-{i}/sample", sample)
+        rows = [r for r in S.read_samples(here / "samples.jsonl") if r["index"] < cfg.samples]  # (a sibling run may have drawn more)
 
     def rationalize():
         targets = [(pairs[pid], order) for pid, order in S.unsolved(rows)]
@@ -233,6 +236,10 @@ def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[Pr
 
     def dataset():
         info = {}
+        if method == "grpo":
+            prompts = S.grpo_prompts(shard, cfg.both_orders, cfg.seed + i, cfg.template)
+            main_writes(lambda: atomic_write_json(here / "dataset.json", S.to_records(prompts)))
+            return {"grpo_prompts": len(prompts)}
         if method == "dpo":
             examples, info["rejected_used"] = S.dpo_examples(pairs, rows, cfg.dpo_pairs_per_prompt, cfg.seed + i,
                                                              cfg.dpo_rejects, cfg.template, cfg.loss_on)
@@ -253,7 +260,8 @@ def iteration(run: RunDir, cfg: StarConfig, i: int, current: str, shard: list[Pr
         return {k: v for k, v in info.items() if k != "seconds"}
 
     entry = {"iteration": i, "checkpoint": checkpoint, **fields(sampled), **fields(hints), **fields(built),
-             "train_steps": trained.get("steps", 0), "train_loss": trained.get("loss"), "eval": fields(evaluated),
+             "train_steps": trained.get("steps", 0), "train_loss": trained.get("loss"),
+             **({"grpo": trained["grpo"]} if "grpo" in trained else {}), "eval": fields(evaluated),
              "seconds": {"sample": sampled.get("seconds"), "rationalize": hints.get("seconds"),
                          "train": trained.get("seconds"), "eval": evaluated.get("seconds")}}
     if trained.get("skipped"):
@@ -300,6 +308,8 @@ def train(run: RunDir, cfg: StarConfig, i: int, current: str) -> dict:
     if not records:
         return {"checkpoint": current, "steps": 0, "loss": None, "skipped": "no training examples"}
     unit = 2 if cfg.balance == "pair" else 1  # a pair's two orders share a batch
+    if cfg.method == "grpo":
+        return train_grpo_step(cfg, i, start, records, here / "train")
     if cfg.method == "dpo":
         from genrm.train.dpo import train_dpo
 
@@ -311,6 +321,31 @@ def train(run: RunDir, cfg: StarConfig, i: int, current: str) -> dict:
     release_training_memory()
     logged = losses(here / "train")
     return {"checkpoint": str(path), "steps": steps_done(here / "train"), "loss": [logged[0], logged[-1]] if logged else None}
+
+
+def train_grpo_step(cfg: StarConfig, i: int, start: str, records: list[dict], out: Path) -> dict:
+    """GRPO on the iteration's prompts, sampling with the run's sampling settings; the result adds
+    what was sampled (completions, model-drawn tokens, forced verdicts) and the mean reward terms logged."""
+    from dataclasses import asdict
+
+    from genrm.train.common import losses, steps_done
+    from genrm.train.grpo import train_grpo
+
+    s = cfg.sampling
+    config = {**cfg.train, "num_generations": cfg.samples, "max_completion_length": s.max_new_tokens,
+              "temperature": s.temperature, "top_p": s.top_p}
+    weights = asdict(cfg.rewards)
+    if not cfg.both_orders:
+        weights["consistency"] = 0.0  # no pair is sampled in both orders
+    path, budget = train_grpo(start, S.grpo_from_records(records), out, config, judge_card(cfg, i), weights,
+                              cfg.force_verdict, cfg.seed + i)
+    release_training_memory()
+    log = json.loads((out / "train_log.json").read_text()) if (out / "train_log.json").is_file() else []
+    terms = {k: [e[k] for e in log if k in e] for k in ("reward", "rewards/correct/mean", "rewards/consistency/mean",
+                                                          "rewards/format/mean", "kl")}
+    logged = losses(out)
+    return {"checkpoint": str(path), "steps": steps_done(out), "loss": [logged[0], logged[-1]] if logged else None,
+            "grpo": {**asdict(budget), "logged": {k: [v[0], v[-1]] for k, v in terms.items() if v}}}
 
 
 def release_training_memory() -> None:

@@ -52,6 +52,7 @@ from genrm.judges.prompts import (
 )
 from genrm.runs import Journal
 from genrm.train.dpo import DPOExample
+from genrm.train.grpo import GRPOPrompt
 from genrm.train.sft import SFTExample
 from genrm.types import PreferencePair
 
@@ -291,7 +292,32 @@ def dpo_examples(pairs: dict[str, PreferencePair], rows: Sequence[dict], cap: in
     return out, used
 
 
-def to_records(examples: Sequence[SFTExample | DPOExample]) -> list[dict]:
+def grpo_prompts(pairs: Sequence[PreferencePair], both_orders: bool, seed: int = 0,
+                 template: str = "cot") -> list[GRPOPrompt]:
+    """GRPO's prompts: the pairs in a seeded order, each in both orders (adjacent, the first one
+    drawn at random) or in one order, alternating over the shuffled pairs so that half the answers
+    are "A" and half "B" (balanced positions: a judge always saying "A" earns half the reward)."""
+    rng = random.Random(seed)
+    shuffled = list(pairs)
+    rng.shuffle(shuffled)
+    out = []
+    for k, p in enumerate(shuffled):
+        if both_orders:
+            first = rng.random() < 0.5
+            orders = (first, not first)
+        else:
+            orders = (k % 2 == 0,)
+        for chosen_first in orders:
+            answer = "A" if chosen_position(chosen_first) == "first" else "B"
+            out.append(GRPOPrompt(judge_messages(p, chosen_first, template), answer, p.id, NAMES[chosen_first]))
+    return out
+
+
+def grpo_from_records(records: Sequence[dict]) -> list[GRPOPrompt]:
+    return [GRPOPrompt(**r) for r in records]
+
+
+def to_records(examples: Sequence[SFTExample | DPOExample | GRPOPrompt]) -> list[dict]:
     from dataclasses import asdict
 
     return [asdict(ex) for ex in examples]
