@@ -8,6 +8,8 @@ its users need? One table, and a non-zero exit when a check fails:
 - the indicator judge: pairs per second and peak GPU memory;
 - CoT judging through transformers and through vLLM (when vllm is installed): greedy verdicts
   agree, and the speed ratio;
+- STaR-GRPO a few steps, with genrm's forced-verdict rollout and with TRL's generation on vLLM
+  colocated with training: completions counted, KL computed, weights moved;
 - one vLLM engine put to sleep and woken with another checkpoint's weights (what STaR does between
   iterations): its greedy rationales equal a fresh engine's on that checkpoint;
 - with 2 or more GPUs visible: a 2-process ZeRO-3 training (every parameter partitioned) whose saved
@@ -83,6 +85,38 @@ def train_check(method: str, model: str, pairs: list, work: Path, steps: int) ->
     return {"check": f"{method} training, default precision", "ok": ok,
             "figure": f"loss {history[0]:.3f} -> {history[-1]:.3f}, {100 * moved:.0f}% of the top blocks' weights moved",
             "seconds": round(seconds, 1), "peak_gpu_gib": peak_gib()}
+
+
+def grpo_check(model: str, pairs: list, work: Path, steps: int, use_vllm: bool) -> dict:
+    """STaR-GRPO training a few steps: genrm's forced-verdict rollout on transformers, or TRL's own
+    generation on vLLM colocated with training (the paper-scale recipe's path). The reward is logged,
+    KL to the reference is computed and the weights move."""
+    from importlib.util import find_spec
+
+    from genrm.models import resolve_model
+    from genrm.star.samples import grpo_prompts
+    from genrm.train.grpo import train_grpo
+
+    if use_vllm and not (find_spec("vllm") and torch.cuda.is_available()):
+        return {"check": "STaR-GRPO, TRL vLLM colocate", "ok": None, "figure": "vllm or a GPU missing"}
+    name = "STaR-GRPO, TRL vLLM colocate" if use_vllm else "STaR-GRPO, forced-verdict rollout"
+    config = {"max_steps": steps, "learning_rate": 5e-5, "warmup_steps": 0, "per_device_train_batch_size": 8,
+              "logging_steps": 1, "freeze_layers": FROZEN, "disable_tqdm": True, "beta": 0.04, "shuffle_dataset": False,
+              "num_generations": 4, "max_completion_length": 32, "temperature": 1.0,
+              **({"use_vllm": True, "vllm_mode": "colocate", "vllm_gpu_memory_utilization": 0.3} if use_vllm else {})}
+    reset_peak()
+    start = time.time()
+    checkpoint, budget = train_grpo(model, grpo_prompts(pairs, True, 0, "cot-compact"), work / name.split(",")[1].strip(),
+                                    config, {"kind": "cot"}, {"correct": 1.0, "consistency": 0.5, "format": 0.1},
+                                    force_verdict=not use_vllm)
+    seconds = time.time() - start
+    log = json.loads((checkpoint.parent / "train_log.json").read_text())
+    kl = [e["kl"] for e in log if "kl" in e]
+    moved = changed_share(resolve_model(model), checkpoint)
+    ok = budget.completions == steps * 8 and bool(kl) and kl[-1] > 0 and moved > 0.3
+    return {"check": name, "ok": ok, "seconds": round(seconds, 1), "peak_gpu_gib": peak_gib(),
+            "figure": f"{budget.completions} completions ({budget.forced} forced), {budget.sampled_tokens} tokens; "
+                      f"last KL {kl[-1] if kl else float('nan'):.2e}; {100 * moved:.0f}% of the top blocks' weights moved"}
 
 
 def indicator_check(model: str, pairs: list) -> dict:
@@ -231,6 +265,8 @@ def main() -> int:
                  "indicator judge": lambda: [indicator_check(args.model, data["test"])],
                  "CoT judge": lambda: cot_check(args.model, data["test"][:16]),
                  "vLLM reload": lambda: [reload_check(args.model, data["test"][:8], work)],
+                 "STaR-GRPO": lambda: [grpo_check(args.model, data["train"][:16], work, args.steps, use_vllm=False)],
+                 "STaR-GRPO vLLM": lambda: [grpo_check(args.model, data["train"][:16], work, args.steps, use_vllm=True)],
                  "ZeRO-3 save": lambda: [zero3_check(work)]}
         for name, step in steps.items():
             try:

@@ -1,9 +1,11 @@
-"""genrm star --method sft|rationalize|dpo --model M --data D --out RUN [--iterations N] [--samples K]
+"""genrm star --method sft|rationalize|dpo|grpo --model M --data D --out RUN [--iterations N] [--samples K]
              [--eval-data E] [--config YAML] [key=value ...]
 genrm star --resume RUN
 
 Runs a STaR loop (sample rationales with the current model, keep or pair them against the human
-label, fine-tune with SFT or DPO, evaluate; repeat over fresh shards). Writes config.yaml,
+label, fine-tune with SFT or DPO, evaluate; repeat over fresh shards), or with --method grpo trains
+the CoT judge by RL on its own rationales (TRL's GRPOTrainer, reward: the verdict matches the label,
+consistency across orders, a tag written; genrm/train/grpo.py). Writes config.yaml,
 samples, datasets, checkpoints, metrics.json and accuracy.png into RUN; a killed run resumes.
 """
 from __future__ import annotations
@@ -12,13 +14,14 @@ from pathlib import Path
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--method", choices=["sft", "rationalize", "dpo"], help="STaR variant (default: dpo)")
+    parser.add_argument("--method", choices=["sft", "rationalize", "dpo", "grpo"],
+                        help="STaR variant, or grpo: the judge trained by RL (default: dpo)")
     parser.add_argument("--model", help="starting chat model: hub id, local path or smollm2-135m (default)")
     parser.add_argument("--data", help="training preference pairs (file, directory or hub id)")
     parser.add_argument("--eval-data", help="held-out pairs (default: hold out eval_fraction of --data)")
     parser.add_argument("--out", help="run directory")
     parser.add_argument("--iterations", type=int, help="STaR iterations (default 3)")
-    parser.add_argument("--samples", type=int, help="rationales per pair and order (K)")
+    parser.add_argument("--samples", type=int, help="rationales per pair and order (K; grpo: the group size)")
     parser.add_argument("--config", help="a recipe YAML (recipes/star-*.yaml)")
     parser.add_argument("--resume", metavar="RUN", help="continue the run in RUN from its last finished step")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.learning_rate=1e-5")
@@ -91,6 +94,11 @@ def print_table(metrics: dict, console=None) -> None:
     table = []
     for label, e, ev in rows:
         kept = e.get("dpo_pairs", e.get("kept_examples"))
+        if "grpo" in e:  # sampled inside training
+            g = e["grpo"]
+            e = {**e, "pairs_sampled": e["grpo_prompts"], "samples": g["completions"]}
+            correct = g["logged"].get("rewards/correct/mean")
+            kept = f"GRPO: {g['sampled_tokens']} tokens" + (f", correct {correct[0]:.2f}→{correct[1]:.2f}" if correct else "")
         if "rationalized" in e:
             kept = f"{kept} ({e['rationalized']} rationalized)"
         if e.get("rejected_used"):

@@ -110,7 +110,9 @@ SIZES = {
                          "sampling": {"max_new_tokens": 4, "batch_size": 32}},
                 "star_sft": {"train": _train(120, 2e-4, 8, 24, cache=True)},  # GenRM's optimizer steps
                 "star_rationalize": {"train": _epochs(3, 2e-4, 8, 24, cache=True)},
-                "star_dpo": {"train": STAR_DPO_TRAIN}},
+                "star_dpo": {"train": STAR_DPO_TRAIN},
+                # (not in the demo's rows) 768 rationales as STaR-SFT samples, in 96 steps of 2 pairs x 2 orders x 2
+                "star_grpo": {"train": _grpo(96, 4, 2)}},
     "medium": {**COMPACT, "n_train": 384, "n_dev": 128, "n_test": 128, "n_ood": 128, "n_twin": 64,
                "eval": {"batch_size": 32, "votes": 1, "max_new_tokens": 4, "temperature": 0},
                "bt": _train(64, 2e-4, 8, 24, cache=True), "genrm": _train(256, 2e-4, 8, 24, cache=True),
