@@ -10,6 +10,11 @@ and (b) real human-labelled data, in-distribution held-out vs out-of-distributio
     xstest-*: Safety, hep-*: Reasoning), --per-subset pairs of each subset. On CPU, pairs longer than
     --max-chars characters (prompt + both responses) are left out; the table says how many.
 
+STaR-GRPO (the CoT judge trained by RL, `genrm star --method grpo`) runs where --set rows names it (the
+default size leaves it out for time; medium runs every row): its settings match STaR-SFT's budget
+(the rationales STaR-SFT samples, about its optimizer steps; genrm/demo/settings.py), and each part's
+report.md has a table of what every STaR row sampled (rationales, tokens) and its optimizer steps.
+
 Every figure is accuracy % [Wilson 95% CI] with the length baseline ("pick the longer answer") on
 the same pairs beside it. Writes OUT/paper_table.md (and each part's results.json, report.md,
 accuracy.png and table.md under OUT/builtin and OUT/real); both parts resume through their ledgers.

@@ -1,4 +1,5 @@
-"""STaR loops for CoT judges (Mahan et al. 2024): STaR-SFT, STaR-Rationalizer, STaR-DPO.
+"""STaR loops for CoT judges (Mahan et al. 2024): STaR-SFT, STaR-Rationalizer, STaR-DPO; and STaR-GRPO,
+the CoT judge trained by RL on its own rationales (genrm/train/grpo.py).
 
     from genrm.star import run_star
     metrics = run_star("runs/star", method="dpo", model="smollm2-135m", config={"data": "pairs.jsonl"})

@@ -1,4 +1,5 @@
-"""The STaR loop: shard -> sample -> mark -> (rationalize) -> build set -> train -> evaluate, resumable.
+"""The STaR loop: shard -> sample -> mark -> (rationalize) -> build set -> train -> evaluate, resumable
+(method grpo: shard -> prompts -> GRPO, which samples from the model it trains -> evaluate).
 
 Run directory:
   config.yaml, ledger.json        resolved config (StarConfig); finished steps (runs.RunDir)
@@ -7,7 +8,8 @@ Run directory:
   iter-I/samples.jsonl            K rationales per pair and order, marked correct/incorrect
   iter-I/hints.jsonl              rationalize: hinted rationales for prompts with no correct sample
   iter-I/dataset.json             the SFT examples or DPO pairs trained on (balanced: `balance`; under
-                                  "pair" each unit's two orders consecutive)
+                                  "pair" each unit's two orders consecutive); grpo: the judge prompts
+                                  with their answers (GRPO samples inside training: no samples.jsonl)
   iter-I/train/checkpoint         HF checkpoint + CoT judge card
   iter-I/eval/NAME/               genrm.eval.evaluate of each evaluation set (journal, results.json, report)
   metrics.json, accuracy.png      per-iteration figures ("iterations": one entry per finished iteration)
