@@ -1,5 +1,5 @@
 # .venv/bin/python benchmarks/serve_throughput.py [--quick] [--requests 128] [--batch-size 32] [--max-wait-ms 10] [--judge bt-smollm2] [--data DIR]
-# .venv/bin/python benchmarks/serve_throughput.py --judge cot [--quick] [--requests 64] [--repeat 0.5] [--votes 2] [--max-new-tokens 32] [--cache-size 4096]
+# OMP_NUM_THREADS=1 .venv/bin/python benchmarks/serve_throughput.py --judge cot [--quick] [--requests 64] [--repeat 0.5] [--votes 2] [--max-new-tokens 32] [--cache-size 4096]
 """`genrm serve` throughput: requests/s of POST /score at 1, 8 and 32 concurrent clients, with
 batching across requests (--batch-size N) against one request per judge call (--batch-size 1);
 with `--judge cot`, requests/s of POST /judge for a CoT judge and its cache's hit rate.
@@ -25,7 +25,9 @@ sequence; printed per level: requests/s, judge calls, items per judge call (dist
 computed per call), the cache's hit rate (pairs answered from it / pairs looked up: a repeat of a
 request still in flight misses, and if it shares that request's judge call it is judged once with
 it), the pairs judged, and the process's peak RSS so far. The answers must agree across levels (CoT
-samples are seeded by prompt and sample index; pairs whose p_first differs are counted).
+samples are seeded by prompt and sample index; pairs whose p_first differs are counted). On cores
+shared with other work, OMP_NUM_THREADS=1: torch's threads spin-wait when oversubscribed (2026-12-06,
+2 shared cores: 3:53 for --quick with one thread; with two, over 17 minutes for the first level alone).
 """
 from __future__ import annotations
 
@@ -101,7 +103,7 @@ def pair_bodies(data: Path, n: int, max_chars: int, repeat: float, seed: int) ->
 def post(url: str, body: bytes) -> float:
     """The reward (/score) or p_first (/judge) of a request's first item."""
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=600) as response:
+    with urllib.request.urlopen(request, timeout=3600) as response:
         answer = json.loads(response.read())
     return answer["rewards"][0] if "rewards" in answer else answer["judgments"][0]["p_first"]
 
@@ -128,8 +130,8 @@ def peak_rss_mb() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="BT: 32 requests per cell, texts <= 150 characters (about a minute); cot: 32 requests per "
-                         "level, texts <= 300 characters (a few minutes)")
+                    help="BT: 32 requests per cell, texts <= 150 characters (about a minute); cot: 16 requests per "
+                         "level, texts <= 200 characters")
     ap.add_argument("--requests", type=int, default=None, help="requests per cell (default: 128; cot: 64 per level)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-wait-ms", type=float, default=10.0)
@@ -154,7 +156,7 @@ def cot_levels(args) -> None:
 
     from genrm.serving.server import JudgeServer, judge_settings
 
-    n, max_chars = (32, 300) if args.quick else (args.requests or 64, args.max_chars)
+    n, max_chars = (16, 200) if args.quick else (args.requests or 64, args.max_chars)
     judge = build_judge("cot", args.votes, args.max_new_tokens)
     requests, distinct = pair_bodies(args.data, n, max_chars, args.repeat, args.seed)
     warm = JudgeServer(judge, port=0, cache_size=0).start()
