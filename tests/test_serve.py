@@ -1,6 +1,8 @@
 """`genrm serve`: concurrent HTTP requests batched into few judge calls give the direct call's
-answers (tiny BT and indicator judges); JSON errors that name the field; 503 when the queue is
-full; a failing request does not fail its batch neighbours; stop() and SIGTERM drain the queue."""
+answers (tiny BT, indicator and CoT judges: votes@k, both orders or one); JSON errors that name the
+field; 503 when the queue is full; a failing request does not fail its batch neighbours; stop()
+and SIGTERM drain the queue; the content-keyed cache (a repeat costs no judge call, bounded, equal
+to the computed answer); judge options reach the judge (vLLM backend included) or are refused."""
 from __future__ import annotations
 
 import json
@@ -16,9 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from test_cot import build_verdict_model
 
 from genrm.judges.length import LengthJudge
-from genrm.serving.protocol import ChatFrame, RequestError, score_request
+from genrm.serving.cache import LRU, content_pair, keyed
+from genrm.serving.protocol import ChatFrame, RequestError, group_answer, judge_request, judgment_answer, score_request
 from genrm.serving.server import JudgeServer
 from genrm.types import PreferencePair
 
@@ -261,3 +265,171 @@ def test_genrm_serve_command_prints_one_line_and_exits_0_on_sigterm():
             proc.kill()
     assert proc.returncode == 0, err
     assert out == "" and err == ""
+
+
+@pytest.fixture(scope="module")
+def cot_judge(tiny_model_dir, tmp_path_factory):
+    """A CoT judge on the tiny verdict model (test_cot): 3 votes per order, both orders, adaptive."""
+    from genrm import load_judge
+
+    path = build_verdict_model(tiny_model_dir, tmp_path_factory.mktemp("serve-verdict"))
+    return load_judge(str(path), kind="cot", votes=3, max_new_tokens=12)
+
+
+def test_cache_keys_are_content_and_the_lru_is_bounded():
+    pair = judge_request({"pairs": [{"prompt": "p", "first": "a", "second": "b", "id": "x"}]})[0]
+    same = judge_request({"pairs": [{"prompt": [{"role": "user", "content": "p"}], "first": "a", "second": "b"}]})[0]
+    swapped = judge_request({"pairs": [{"prompt": "p", "first": "b", "second": "a"}]})[0]
+    assert keyed("judge", pair)[0] == keyed("judge", same)[0] != keyed("judge", swapped)[0]
+    shown = content_pair(pair)
+    assert (shown.id, shown.prompt, shown.chosen, shown.rejected) == (keyed("judge", pair)[0], pair.prompt, pair.chosen,
+                                                                      pair.rejected)
+    assert keyed("score", (user("p"), "a"))[0] not in (keyed("score", (user("p"), "b"))[0], keyed("judge", pair)[0])
+    cache = LRU(2)
+    cache.put("a", 1.0)
+    cache.put("b", 2.0)
+    assert cache.get("a") == 1.0  # a is now the most recent: c evicts b
+    cache.put("c", 3.0)
+    assert (cache.get("b"), cache.get("a"), cache.get("c")) == (None, 1.0, 3.0)
+    assert cache.stats() == {"capacity": 2, "size": 2, "hits": 3, "misses": 1, "evictions": 1, "hit_rate": 0.75}
+    off = LRU(0)
+    off.put("a", 1.0)
+    assert off.get("a") is None and off.stats()["size"] == 0 and off.stats()["misses"] == 0
+    with pytest.raises(ValueError, match="at least 0"):
+        LRU(-1)
+
+
+def test_repeats_cost_no_judge_call_and_duplicates_are_judged_once(serve):
+    judge = CountingPointwise(LengthJudge())
+    server = serve(judge, batch_size=64, max_wait_ms=300, cache_size=3)
+
+    def score(*texts):
+        return post(server.url + "/score", {"query": ["Q" + t for t in texts], "prompts": ["Q"] * len(texts)})
+
+    answers = concurrently([lambda: score("aa", "bbb", "aa"), lambda: score("bbb", "c")])
+    assert [a[1]["rewards"] for a in answers] == [[2.0, 3.0, 2.0], [3.0, 1.0]]
+    assert sum(judge.calls) == 3  # aa, bbb, c: each distinct item judged once
+    calls = list(judge.calls)
+    assert score("c", "aa", "bbb")[1]["rewards"] == [1.0, 2.0, 3.0] and judge.calls == calls  # all cached
+    assert score("dddd")[1]["rewards"] == [4.0] and judge.calls == [*calls, 1]  # a 4th entry evicts c, the least recent
+    assert score("aa")[1]["rewards"] == [2.0] and judge.calls == [*calls, 1]
+    assert score("c")[1]["rewards"] == [1.0] and judge.calls == [*calls, 1, 1]
+    health = server.health()
+    assert health["cache"]["evictions"] == 2 and health["cache"]["size"] == 3 and health["stats"]["judged"] == 5
+    uncached = serve(CountingPointwise(LengthJudge()), cache_size=0)
+    for _ in range(2):
+        post(uncached.url + "/score", {"query": ["Qab"], "prompts": ["Q"]})
+    assert uncached.judge.calls == [1, 1] and uncached.health()["cache"]["hits"] == 0
+
+
+def test_cot_judge_served_gives_the_direct_answers_and_repeats_cost_nothing(cot_judge, serve):
+    from genrm.judges.tournament import group_rewards
+
+    judge = Counting(cot_judge)
+    server = serve(judge, batch_size=64, max_wait_ms=300)
+    requests = [[{"prompt": "What is 2+3?", "first": "The answer is 5.", "second": "The answer is 6.", "id": "r0"},
+                 {"prompt": "What is 1+1?", "first": "2", "second": "It is 3."}],
+                [{"prompt": "What is 4+4?", "first": "8", "second": "9"},
+                 {"prompt": "What is 2+3?", "first": "The answer is 5.", "second": "The answer is 6.", "id": "again"}]]
+    answers = concurrently([lambda r=r: post(server.url + "/judge", {"pairs": r}) for r in requests])
+    assert sum(judge.calls) == 3  # the pair sent twice is judged once
+    for items, (status, body, _) in zip(requests, answers):
+        assert status == 200, body
+        pairs = judge_request({"pairs": items})
+        want = [judgment_answer(p, j) for p, j in zip(pairs, cot_judge.judge(pairs))]
+        assert body["judgments"] == want  # p, votes (3 per order at most), both orders' values, rationales
+        assert all(set(j["votes"]) == {"first", "second", "unparsed"} and "p_first_swapped" in j for j in want)
+    calls = list(judge.calls)
+    status, again, _ = post(server.url + "/judge", {"pairs": requests[1][::-1]})
+    assert status == 200 and judge.calls == calls  # from the cache, each with its own id
+    assert [j.pop("id") for j in again["judgments"]] == ["again", "1"]
+    assert again["judgments"] == [{k: v for k, v in j.items() if k != "id"} for j in answers[1][1]["judgments"][::-1]]
+    group = {"prompt": "What is 2+3?", "completions": ["The answer is 5.", "5", "The answer is 6.", "5"]}
+    status, body, _ = post(server.url + "/group_reward", group)
+    direct = group_rewards(lambda ps: [j.p_chosen for j in cot_judge.judge(ps)], [(user(group["prompt"]),
+                                                                                   group["completions"])])[0]
+    assert status == 200 and body == group_answer(direct)
+    calls = list(judge.calls)
+    assert post(server.url + "/group_reward", group)[1] == body and judge.calls == calls  # every match cached
+    cache = server.health()["cache"]
+    assert cache["hits"] >= 2 + 3 and cache["size"] == 3 + 3
+    # bad requests name the field
+    for path, bad, message in [("/judge", {"pairs": [{"prompt": "p", "second": "b"}]}, "pairs[0].first: missing field"),
+                               ("/group_reward", {"prompt": "p", "completions": ["a", 3]}, "completions[1]: "),
+                               ("/group_reward", {"prompt": "p", "completions": ["a"], "k": 0}, "k: must be at least 1"),
+                               ("/score", {"query": ["qa"]}, "POST pairs to /judge")]:
+        status, got, _ = post(server.url + path, bad)
+        assert status == 400 and message in got["error"], (path, got)
+
+
+def test_one_order_cot_judge_is_served_by_content(cot_judge, serve):
+    from genrm.judges.cot import CoTJudge
+
+    one = CoTJudge(cot_judge.generator, votes=2, max_new_tokens=12, both_orders=False)
+    server = serve(one, max_wait_ms=1)
+    items = [{"prompt": f"What is {i}+1?", "first": f"{i + 1}", "second": f"{i + 2}", "id": f"q{i}"} for i in range(6)]
+    status, body, _ = post(server.url + "/judge", {"pairs": items})
+    pairs = judge_request({"pairs": items})
+    assert status == 200 and body["judgments"] == [judgment_answer(p, j) for p, j in
+                                                   zip(pairs, one.judge([content_pair(p) for p in pairs]))]
+    shown = {("p_first_as_given" in j, "p_first_swapped" in j) for j in body["judgments"]}
+    assert shown == {(True, False), (False, True)}  # one order each, seeded by the content
+    renamed = post(server.url + "/judge", {"pairs": [{**item, "id": "other"} for item in items]})[1]
+    assert [{**j, "id": "x"} for j in renamed["judgments"]] == [{**j, "id": "x"} for j in body["judgments"]]
+
+
+def serve_args(*argv, judge="JUDGE"):
+    import argparse
+
+    from genrm.commands import serve as command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    return parser.parse_args([judge, "--port", "0", *argv])
+
+
+def test_judge_options_reach_the_judge_and_other_kinds_refuse_them(tiny_model_dir, monkeypatch, capsys):
+    from test_cot import ScriptedGenerator
+
+    import genrm.judges.cot
+    from genrm import load_judge
+    from genrm.commands.serve import describe, judge_options, run
+
+    args = serve_args("--votes", "2", "--orders", "one", "--max-new-tokens", "16", "--temperature", "0.5",
+                      "--backend", "vllm", "--max-length", "512")
+    options = judge_options(args, "cot")
+    assert options == {"votes": 2, "both_orders": False, "max_new_tokens": 16, "temperature": 0.5, "backend": "vllm",
+                       "max_length": 512}
+    assert judge_options(serve_args("--orders", "both", "--max-length", "64"), "genrm") == {"both_orders": True,
+                                                                                              "max_length": 64}
+    assert judge_options(serve_args(), "bt") == {}
+    for argv, kind, flag in [(("--votes", "2"), "bt", "--votes"), (("--backend", "hf"), "genrm", "--backend"),
+                             (("--orders", "one"), "length", "--orders"), (("--max-length", "9"), "length", "--max-length")]:
+        with pytest.raises(ValueError, match=f"{flag} does not apply to a {kind} judge"):
+            judge_options(serve_args(*argv), kind)
+    loaded = {}
+
+    class VLLMStandIn(ScriptedGenerator):
+        backend = "vllm"
+
+    def load_generator(path, backend="hf", **generator_options):  # vLLM itself is not installed here
+        loaded.update(path=path, backend=backend, **generator_options)
+        return VLLMStandIn(["[[A]]"])
+
+    monkeypatch.setattr(genrm.judges.cot, "load_generator", load_generator)
+    judge = load_judge(str(tiny_model_dir), kind="cot", **options)
+    assert loaded == {"path": str(tiny_model_dir), "backend": "vllm", "max_length": 512}
+    assert (judge.votes, judge.both_orders, judge.params.max_new_tokens, judge.params.temperature) == (2, False, 16, 0.5)
+    server = JudgeServer(judge, port=0).start()
+    try:
+        settings = server.health()["settings"]
+        assert {k: settings[k] for k in ("votes", "both_orders", "backend")} == {"votes": 2, "both_orders": False,
+                                                                               "backend": "vllm"}
+        assert describe(server.health()) == ("2 votes per order, one order per pair, 16 new tokens at temperature 0.5, "
+                                              "vllm backend, cache of 4096 answers")
+        status, body, _ = post(server.url + "/judge", {"pairs": [{"prompt": "p", "first": "a", "second": "b"}]})
+        assert status == 200 and body["judgments"][0]["votes"]["unparsed"] == 0
+    finally:
+        server.stop()
+    assert run(serve_args("--votes", "3", judge="length")) == 1
+    assert "--votes does not apply to a length judge" in capsys.readouterr().err

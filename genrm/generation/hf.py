@@ -95,6 +95,8 @@ class HFGenerator(Closing):
     """Generator backend on transformers. `batch_size` counts prompts per `generate` call (each
     brings its `n` samples). `close()` drops the model (the tokenizer stays) and returns its memory."""
 
+    backend = "hf"  # its name in GENERATORS
+
     def __init__(self, model, tokenizer, batch_size: int = 8, max_length: int | None = None,
                  share_prefill: bool = True, share_prefix: bool = True, min_prefix: int = 8):
         self.model, self.tokenizer = model, tokenizer

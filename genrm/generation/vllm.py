@@ -119,6 +119,7 @@ def _version() -> str:
 
 
 class VLLMGenerator(Closing):
+    backend = "vllm"  # its name in GENERATORS
     batch_size = None  # vLLM schedules its own batches
     shutdown_api: str | None = None  # which shutdown API close() used (shutdown_engine)
 

@@ -120,14 +120,29 @@ def detect_kind(path: str) -> str:
 def load_judge(path_or_id: str, kind: str | None = None, **options) -> Judge:
     """Rebuild a judge: an exported genrm checkpoint, a plain one-label HF sequence classifier
     (BT), a plain chat causal LM (zero-shot indicator judge, or CoT with kind='cot'), or "length"."""
-    if path_or_id == "length" or kind == "length":
+    kind = judge_kind(path_or_id, kind)
+    if kind == "length":
         return judge_class("length")()
+    path = judge_path(path_or_id)
+    return judge_class(kind).from_pretrained(path, card=read_card(path), name=path_or_id, **options)
+
+
+def judge_path(path_or_id: str) -> str:
+    """The checkpoint directory of a judge: the model (resolved), or a `genrm train` run dir's checkpoint."""
     path = resolve_model(path_or_id)
     if not Path(path, CARD).is_file() and Path(path, "checkpoint", CARD).is_file():
-        path = str(Path(path, "checkpoint"))  # a run directory written by `genrm train`
-    card = read_card(path)
-    kind = kind or card.get("kind") or detect_kind(path)
-    return judge_class(kind).from_pretrained(path, card=card, name=path_or_id, **options)
+        path = str(Path(path, "checkpoint"))
+    return path
+
+
+def judge_kind(path_or_id: str, kind: str | None = None) -> str:
+    """The kind `load_judge(path_or_id, kind)` builds, without loading it (callers check options first)."""
+    if path_or_id == "length" or kind == "length":
+        return "length"
+    if kind is not None:
+        return kind
+    path = judge_path(path_or_id)
+    return read_card(path).get("kind") or detect_kind(path)
 
 
 def judge_class(kind: str) -> type:

@@ -12,8 +12,10 @@ unwrapped to that user text; any other prompt string is the user's text as it st
 
 POST /judge: `{"pairs": [{"prompt": str | messages, "first": str | messages, "second": ..., "id": ...}]}`
 -> `{"judgments": [{"id", "p_first", "verdict": "first"|"second"|"tie", "parsed", ...}]}`. Each item
-is judged as the PreferencePair (id = the given id or the item's index, prompt, chosen = first,
-rejected = second, subset "serve"), so `p_first` is that pair's `p_chosen`. Per-order values:
+is the PreferencePair (id = the given id or the item's index, prompt, chosen = first, rejected =
+second, subset "serve"), judged by its content alone (genrm.serving.cache.content_pair: the id is
+the answer's, never the judge's input, so a one-order judge's seeded order depends on the content
+only), and `p_first` is that pair's `p_chosen`. Per-order values:
 `p_first_as_given` (shown in the order given) and `p_first_swapped`, for the orders the judge showed;
 pointwise judges add `score_first`/`score_second`, CoT judges `votes` and `rationales`.
 

@@ -7,10 +7,17 @@
 Endpoints (bodies: genrm.serving.protocol): POST /score (OpenRLHF's remote reward model; also at
 /get_reward) for pointwise judges, POST /judge for any judge, POST /group_reward (one prompt's
 completions compared with each other: group rewards, genrm.judges.tournament) for any judge, GET
-/health. A group's matches go through the Batcher like /judge pairs (knockout: one submit per round). Request threads
-(http.server's ThreadingHTTPServer, one connection per request) parse and validate a body and
-wait on the Batcher (genrm.serving.request_batcher), whose one worker thread owns the judge. Every error is a
-JSON `{"error": ...}` with a 4xx/5xx status; the server keeps serving.
+/health. Any judge serves, generative ones included: a CoT judge (votes@k, both orders or one,
+HF or vLLM backend) or an indicator judge, with the settings it was loaded with (`judge_settings`,
+shown by /health). A group's matches go through the Batcher like /judge pairs (knockout: one submit
+per round). Request threads (http.server's ThreadingHTTPServer, one connection per request) parse
+and validate a body and wait on the Batcher (genrm.serving.request_batcher), whose one worker
+thread owns the judge; answers are kept by content in a bounded cache (`cache_size` entries, 0:
+off; genrm.serving.cache), so /score items, /judge pairs and /group_reward matches already answered
+cost no judge call. Every error is a JSON `{"error": ...}` with a 4xx/5xx status; the server keeps serving.
+
+GET /health: `{"status": "ok", "kind", "name", "pointwise", "settings", "queue_depth", "batch_size",
+"stats" (the worker's counters), "cache" (capacity, size, hits, misses, evictions, hit_rate)}`.
 """
 from __future__ import annotations
 
@@ -36,14 +43,26 @@ from genrm.serving.request_batcher import Batcher
 ROUTES = {"/score": "score", "/get_reward": "score", "/judge": "judge", "/group_reward": "group"}
 
 
+def judge_settings(judge) -> dict:
+    """How the judge judges, as /health and `genrm serve` show it: its card less the kind (CoT: votes,
+    both_orders, adaptive, force_verdict, sampling; indicator: template, indicators, both_orders) and
+    a generative judge's generation backend."""
+    card = judge.card() if callable(getattr(judge, "card", None)) else {}
+    out = {k: v for k, v in card.items() if k != "kind"}
+    backend = getattr(getattr(judge, "generator", None), "backend", None)
+    if backend is not None:
+        out["backend"] = backend
+    return out
+
+
 class JudgeServer:
     def __init__(self, judge, host: str = "127.0.0.1", port: int = 8000, batch_size: int = 32,
-                 max_wait_ms: float = 10.0, queue_size: int = 1024, max_body_bytes: int = 8 << 20):
+                 max_wait_ms: float = 10.0, queue_size: int = 1024, max_body_bytes: int = 8 << 20, cache_size: int = 4096):
         self.judge, self.host, self.max_body_bytes = judge, host, max_body_bytes
         self.pointwise = isinstance(judge, PointwiseJudge)
         tokenizer = getattr(judge, "tokenizer", None)
         self.frame = ChatFrame.of(tokenizer) if self.pointwise and tokenizer is not None else None
-        self.batcher = Batcher(judge, batch_size, max_wait_ms, queue_size)
+        self.batcher = Batcher(judge, batch_size, max_wait_ms, queue_size, cache_size)
         self._http = _HTTPServer((host, port), _Handler)
         self._http.app = self
         self._started = False
@@ -72,8 +91,9 @@ class JudgeServer:
 
     def health(self) -> dict:
         return {"status": "ok", "kind": self.judge.kind, "name": str(self.judge.name), "pointwise": self.pointwise,
-                "queue_depth": self.batcher.queue.qsize(), "batch_size": self.batcher.batch_size,
-                "stats": vars(self.batcher.stats).copy()}
+                "settings": judge_settings(self.judge), "queue_depth": self.batcher.queue.qsize(),
+                "batch_size": self.batcher.batch_size, "stats": vars(self.batcher.stats).copy(),
+                "cache": self.batcher.cache.stats()}
 
     def handle(self, route: str, raw: bytes) -> dict:
         body = parse_json(raw)
