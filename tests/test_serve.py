@@ -322,6 +322,27 @@ def test_repeats_cost_no_judge_call_and_duplicates_are_judged_once(serve):
     assert uncached.judge.calls == [1, 1] and uncached.health()["cache"]["hits"] == 0
 
 
+def test_a_repeat_waiting_behind_its_original_is_not_judged_again(serve):
+    gate = threading.Event()
+    judge = CountingPointwise(LengthJudge(), gate)
+    server = serve(judge, batch_size=64, max_wait_ms=0)
+
+    def score():
+        return post(server.url + "/score", {"query": ["Qaa"], "prompts": ["Q"]})[1]["rewards"]
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(score)
+        assert judge.entered.wait(30)  # the original is inside its judge call
+        second = pool.submit(score)
+        deadline = time.time() + 30
+        while server.batcher.queue.qsize() == 0:  # the repeat missed the cache and waits for the worker
+            assert time.time() < deadline
+            time.sleep(0.01)
+        gate.set()
+        assert first.result() == second.result() == [2.0]
+    assert judge.calls == [1] and server.health()["stats"]["judged"] == 1
+
+
 def test_cot_judge_served_gives_the_direct_answers_and_repeats_cost_nothing(cot_judge, serve):
     from genrm.judges.tournament import group_rewards
 

@@ -94,7 +94,8 @@ def _star(method: str, model: str, data: dict, work: Path, cfg: DemoConfig, earl
     from genrm.star import run_star
 
     baseline = earlier.get("zero-shot CoT")
-    _share_first_samples(work)
+    if method != "grpo":  # GRPO samples inside training
+        _share_first_samples(work)
     metrics = run_star(work, model=model, train_pairs=data["train"], config=star_config(method, cfg),
                        resume=(work / "config.yaml").exists(), progress=False,
                        eval_sets={split: data[split] for split in SPLITS if split in data}, baseline=baseline)

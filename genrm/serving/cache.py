@@ -11,7 +11,7 @@ the one the judge would compute again (CoT samples are seeded by prompt and samp
 
 `LRU(capacity)`: a thread-safe least-recently-used map of at most `capacity` entries (0: stores
 nothing, every look-up misses uncounted); `get` counts hits and misses, `put` evictions beyond the
-capacity. Its values are shared by every request that reads them (the server only reads them).
+capacity; `peek` reads without counting (the worker's second look just before a judge call). Its values are shared by every request that reads them (the server only reads them).
 A CoT judgment holds its rationales, so an entry weighs about votes x orders x max_new_tokens tokens.
 """
 from __future__ import annotations
@@ -63,6 +63,11 @@ class LRU:
             self.hits += 1
             self._entries.move_to_end(key)
             return self._entries[key]
+
+    def peek(self, key: str):
+        """The value stored under `key`, else None; not counted as a look-up."""
+        with self._lock:
+            return self._entries.get(key)
 
     def put(self, key: str, value) -> None:
         if not self.capacity:

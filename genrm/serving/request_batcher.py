@@ -7,7 +7,8 @@ a bounded queue (full: RequestError 503). The worker takes the first waiting req
 until `batch_size` items or `max_wait_ms` after the first, calls the judge once per kind (`score`:
 (prompt, response) items -> `judge.score`; `judge`: PreferencePairs -> `judge.judge`, each shown as
 its content alone, cache.content_pair) on the distinct items (identical items in one call are
-judged once), stores the answers in the cache and hands each request its own. When a call raises,
+judged once, and items whose answer reached the cache while they waited are not judged again),
+stores the answers in the cache and hands each request its own. When a call raises,
 each of its requests is retried alone, so only the requests that fail get the error: 400 for a
 ValueError (the judge rejected the input, e.g. longer than max_length), 500 otherwise; nothing
 failed is cached. `close()` lets the worker finish every queued request, then stops it.
@@ -128,6 +129,11 @@ class Batcher:
 
     def _call(self, kind: str, works: list[Work]) -> None:
         items = dict(item for w in works for item in w.items)  # key -> item: each distinct item once
+        # a repeat that waited behind its original's call finds the answer now (not counted as a look-up)
+        ready = {key: value for key in items if (value := self.cache.peek(key)) is not None}
+        items = {key: item for key, item in items.items() if key not in ready}
+        if not items:
+            return self._answer(works, ready, 0)
         self.stats.judge_calls += 1
         try:
             if kind == "score":
@@ -152,9 +158,12 @@ class Batcher:
         answers = dict(zip(items, out))
         for key, value in answers.items():
             self.cache.put(key, value)
+        self._answer(works, {**ready, **answers}, len(items))
+
+    def _answer(self, works: list[Work], answers: dict, judged: int) -> None:
         self.stats.requests += len(works)
         self.stats.items += sum(len(w.items) for w in works)
-        self.stats.judged += len(items)
+        self.stats.judged += judged
         self.stats.most_requests_per_call = max(self.stats.most_requests_per_call, len(works))
         for w in works:
             w.result = [answers[key] for key, _ in w.items]
