@@ -5,6 +5,7 @@ import pytest
 from genrm.config import ConfigError
 from genrm.data.synth import make_pairs
 from genrm.demo import ROWS, SPLITS, STEPS, load_results, markdown, run_demo, settings
+from genrm.demo.settings import CLAIMS_SET
 from genrm.runs import RunDir
 
 
@@ -128,7 +129,7 @@ def test_cli_prints_the_table_last(demo_dir, tiny_model_dir, capsys):
     for name in ("length baseline", "zero-shot CoT", "BT", "GenRM", "STaR-SFT", "STaR-DPO"):
         assert name in out
     assert "results.json" in out and "tested on prompts" in out
-    assert out.strip().splitlines()[-1].startswith("claims fixed 2026-12-05, tested on prompts:")
+    assert out.strip().splitlines()[-1].startswith(f"claims fixed {CLAIMS_SET}, tested on prompts:")
 
 
 def test_star_row_trains_and_scores_when_samples_have_verdicts(tiny_model_dir, tmp_path):
@@ -163,7 +164,7 @@ def test_seeds_report_mean_sd_and_every_seed(tiny_model_dir, tmp_path, capsys):
     assert main(["demo", "--quick", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--seeds", "0,1",
                  "--set", rows]) == 0
     summary = json.loads((tmp_path / "seeds.json").read_text())
-    assert summary["seeds"] == [0, 1] and summary["claims_set"] == "2026-12-05"
+    assert summary["seeds"] == [0, 1] and summary["claims_set"] == CLAIMS_SET
     cell = summary["accuracy"]["zero-shot"]["test"]
     per_seed = [load_results(tmp_path / f"seed-{s}")["methods"]["zero-shot"]["test"].accuracy * 100 for s in (0, 1)]
     assert list(cell["per_seed"].values()) == pytest.approx(per_seed)
