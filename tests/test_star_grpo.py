@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 from test_cot import build_verdict_model, make_pairs
+from test_star import TINY as STAR_TINY
 
 from genrm.config import ConfigError
 from genrm.generation.base import Completion
@@ -16,10 +17,7 @@ from genrm.star import samples as S
 from genrm.star.config import resolve_config
 from genrm.train import grpo as G
 
-TINY = {"iterations": 1, "shards": 1, "samples": 2, "eval_baseline": False, "force_verdict": True,
-        "sampling": {"max_new_tokens": 12, "batch_size": 4}, "eval": {"votes": 2, "max_new_tokens": 12, "batch_size": 4},
-        "train": {"max_steps": 3, "per_device_train_batch_size": 4, "learning_rate": 1e-2, "warmup_steps": 0,
-                  "disable_tqdm": True}}
+TINY = {**STAR_TINY, "force_verdict": True, "train": {**STAR_TINY["train"], "max_steps": 3}}
 
 
 @pytest.fixture(scope="module")

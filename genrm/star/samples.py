@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from genrm.generation.base import SamplingParams
 from genrm.judges.prompts import (
+    LETTERS,
     ORDER_NAMES,
     chosen_position,
     judge_messages,
@@ -308,8 +309,8 @@ def grpo_prompts(pairs: Sequence[PreferencePair], both_orders: bool, seed: int =
         else:
             orders = (k % 2 == 0,)
         for chosen_first in orders:
-            answer = "A" if chosen_position(chosen_first) == "first" else "B"
-            out.append(GRPOPrompt(judge_messages(p, chosen_first, template), answer, p.id, NAMES[chosen_first]))
+            out.append(GRPOPrompt(judge_messages(p, chosen_first, template), LETTERS[chosen_position(chosen_first)], p.id,
+                                  NAMES[chosen_first]))
     return out
 
 

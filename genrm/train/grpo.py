@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genrm.judges.prompts import ORDER_NAMES, parse_verdict
+from genrm.judges.prompts import LETTERS, ORDER_NAMES, parse_verdict
 from genrm.types import Message
 
 TERMS = ("correct", "consistency", "format")
@@ -63,7 +63,7 @@ class Budget:
 
 def letter(text: str) -> str | None:
     verdict = parse_verdict(text)
-    return None if not verdict.parsed else "A" if verdict.position == "first" else "B"
+    return LETTERS[verdict.position] if verdict.parsed else None
 
 
 def correct_terms(texts: Sequence[str], answers: Sequence[str]) -> list[float]:
@@ -143,8 +143,8 @@ class ForcedVerdictRollout:
 
         from genrm.data.chat import chat_ids
         from genrm.generation.base import SamplingParams
-        from genrm.generation.hf import HFGenerator
-        from genrm.judges.cot import LETTERS, VERDICT_CUE, force_verdicts, verdict_params
+        from genrm.generation.hf import HFGenerator, single_tokens
+        from genrm.judges.cot import VERDICT_CUE, force_verdicts, verdict_params
 
         args, tok = trainer.args, self.tokenizer
         runs = consecutive_runs(prompts)  # TRL repeats each prompt num_generations times, consecutively
@@ -154,7 +154,7 @@ class ForcedVerdictRollout:
                                 max_new_tokens=args.max_completion_length, seed=seed)
         cue_ids = tok.encode(VERDICT_CUE, add_special_tokens=False)
         close_ids = tok.encode("]]", add_special_tokens=False)
-        letter_ids = dict(zip(LETTERS, (tok.encode(x, add_special_tokens=False)[-1] for x in LETTERS)))
+        letter_ids = dict(zip(LETTERS.values(), single_tokens(tok, list(LETTERS.values()))))
         made: dict[int, list[tuple]] = {}  # run index -> (prompt ids, completion ids, mask, forced) per copy
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
                                          gather_deepspeed3_params=args.ds3_gather_for_generation,
