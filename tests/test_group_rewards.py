@@ -1,7 +1,8 @@
 """Group rewards from a pairwise judge (genrm.judges.tournament; genrm.policy.trl_reward group mode;
 `POST /group_reward`): hand-computed values per scheme with scripted judges, ties, identical
 completions, invariance to the order of the completions, TRL's num_generations groups, a 2-process
-gloo launch in which one group straddles the processes, and the serve endpoint."""
+gloo launch in which one group straddles the processes (and STaR-GRPO's consistency term, one pair's two
+orders on two processes), and the serve endpoint."""
 from __future__ import annotations
 
 import json
@@ -230,6 +231,12 @@ WORKER = textwrap.dedent('''
         out[scheme] = {"rewards": reward(prompts=batch["prompts"][mine], completions=batch["completions"][mine],
                                          completion_ids=None, trainer_state=None),
                        "judged": ScoreJudge.seen}
+    # STaR-GRPO's consistency term: pair "q"'s two orders sit on two processes
+    from genrm.train.grpo import Budget, reward_functions
+    funcs, _ = reward_functions({"correct": 1.0, "consistency": 1.0}, Budget())
+    g = batch["grpo"]
+    out["consistency"] = funcs[1](prompts=g["completions"][mine], completions=g["completions"][mine],
+                                  answer=g["answer"][mine], pair_id=g["pair_id"][mine], order=g["order"][mine])
     open(os.path.join(sys.argv[2], f"rank{rank}.json"), "w").write(json.dumps(out))
     import torch.distributed as dist
     dist.barrier()
@@ -249,7 +256,15 @@ def test_two_processes_gather_a_straddling_group(tmp_path):
     prompts = [[{"role": "user", "content": f"prompt {i}"}] for i in range(3) for _ in range(G)]
     completions = [[{"role": "assistant", "content": "w" * ((5 * i + 3) % 11 + 1)}] for i in range(3 * G)]
     completions[5] = completions[6]  # a duplicate inside the straddling group, on both sides
-    (tmp_path / "batch.json").write_text(json.dumps({"prompts": prompts, "completions": completions, "G": G}))
+    # GRPO completions, 6 per process: pair p on rank 0, pair q's chosen_first on 0 and chosen_second on 1
+    grpo = {"completions": ["[[A]]", "[[B]]", "[[A]]", "x", "[[A]]", "[[B]]",
+                            "[[B]]", "[[B]]", "[[B]]", "[[A]]", "[[B]]", "[[B]]"],
+            "answer": ["A", "A", "B", "B", "A", "A", "B", "B", "A", "A", "B", "B"],
+            "pair_id": ["p"] * 4 + ["q"] * 4 + ["r"] * 4,
+            "order": ["chosen_first"] * 2 + ["chosen_second"] * 2 + ["chosen_first"] * 2 + ["chosen_second"] * 2
+                     + ["chosen_first"] * 2 + ["chosen_second"] * 2}
+    (tmp_path / "batch.json").write_text(json.dumps({"prompts": prompts, "completions": completions, "G": G,
+                                                     "grpo": grpo}))
     (tmp_path / "worker.py").write_text(WORKER)
     accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
     cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
@@ -267,6 +282,12 @@ def test_two_processes_gather_a_straddling_group(tmp_path):
         # every match judged once, shared between the two processes
         assert ranks[0][scheme]["judged"] + ranks[1][scheme]["judged"] == len(judge.seen), scheme
         assert min(r[scheme]["judged"] for r in ranks) > 0, scheme
+    # GRPO consistency across the processes equals the single-process terms, pair q included
+    from genrm.train.grpo import consistency_terms, picked
+    alone = consistency_terms([picked(t, a) for t, a in zip(grpo["completions"], grpo["answer"])],
+                              grpo["pair_id"], grpo["order"])
+    assert ranks[0]["consistency"] + ranks[1]["consistency"] == alone
+    assert alone[4:8] == [1.0, 0.0, 0.5, 0.5] and alone[3] == 0.0  # by hand; "x" has no verdict
     # the straddling group (items 4..7) is ranked as one: its rewards are those of the whole group
     whole = rewards(ScoreJudge(), [c[0]["content"] for c in completions[4:8]], "round_robin", prompt=prompts[4])
     assert ranks[0]["round_robin"]["rewards"][4:] + ranks[1]["round_robin"]["rewards"][:2] == whole.rewards
