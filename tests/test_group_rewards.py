@@ -21,6 +21,7 @@ import pytest
 
 from genrm.judges.tournament import Comparison, _entrants, group_rewards, judge_probabilities
 from genrm.policy.trl_reward import JudgeReward, group_spans
+from genrm.train.grpo import consistency_terms, picked
 from genrm.types import Judgment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -283,7 +284,6 @@ def test_two_processes_gather_a_straddling_group(tmp_path):
         assert ranks[0][scheme]["judged"] + ranks[1][scheme]["judged"] == len(judge.seen), scheme
         assert min(r[scheme]["judged"] for r in ranks) > 0, scheme
     # GRPO consistency across the processes equals the single-process terms, pair q included
-    from genrm.train.grpo import consistency_terms, picked
     alone = consistency_terms([picked(t, a) for t, a in zip(grpo["completions"], grpo["answer"])],
                               grpo["pair_id"], grpo["order"])
     assert ranks[0]["consistency"] + ranks[1]["consistency"] == alone
